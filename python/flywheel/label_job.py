@@ -23,6 +23,7 @@ Outputs get their label by joining ``fct_lf_votes`` to ``label_model_patterns`` 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import uuid
 from collections.abc import Sequence
@@ -196,9 +197,7 @@ def run_label_job(
     _check_lf_values(con, votes, lf_columns, config)
 
     run_id = uuid.uuid4().hex
-    results = [
-        _fit_task(con, config, run_id, task, prefix, lf_columns) for task, prefix in tasks
-    ]
+    results = [_fit_task(con, config, run_id, task, prefix, lf_columns) for task, prefix in tasks]
     _write(con, config, [task for task, _ in tasks], lf_columns, results)
     return [r.run for r in results]
 
@@ -267,9 +266,7 @@ def _check_lf_types(
             )
 
 
-def _task_prefixes(
-    con: duckdb.DuckDBPyConnection, config: LabelJobConfig
-) -> list[tuple[str, str]]:
+def _task_prefixes(con: duckdb.DuckDBPyConnection, config: LabelJobConfig) -> list[tuple[str, str]]:
     """Return ``[(label_task, lf_prefix)]`` for the tasks this job fits."""
     where = f"{config.schema}.{config.tasks_table}"
     cols = _table_columns(con, config.schema, config.tasks_table)
@@ -312,8 +309,7 @@ def _check_lf_values(
 ) -> None:
     """Raise if any LF column holds NULL or a value outside {-1, 0, 1}."""
     checks = ", ".join(
-        f"count(*) filter (where {_q(c)} is null or {_q(c)} not in (-1, 0, 1))"
-        for c in lf_columns
+        f"count(*) filter (where {_q(c)} is null or {_q(c)} not in (-1, 0, 1))" for c in lf_columns
     )
     bad_counts = con.execute(f"select {checks} from {votes}").fetchall()[0]
     bad = [(c, n) for c, n in zip(lf_columns, bad_counts, strict=True) if n]
@@ -349,9 +345,7 @@ def _fetch_patterns(
     return con.execute(sql, [task]).fetchnumpy()
 
 
-def _class_balance(
-    config: LabelJobConfig, task: str, n_good: int, n_bad: int
-) -> tuple[float, str]:
+def _class_balance(config: LabelJobConfig, task: str, n_good: int, n_bad: int) -> tuple[float, str]:
     """Return ``(P(good), source)`` for a task."""
     cb = config.class_balance
     if cb == "uniform":
@@ -530,8 +524,6 @@ def _write(
         _insert_frame(con, patterns_t, patterns)
         con.execute("commit")
     except BaseException:
-        try:
+        with contextlib.suppress(duckdb.Error):  # keep the original error visible
             con.execute("rollback")
-        except duckdb.Error:  # pragma: no cover - keep the original error visible
-            pass
         raise

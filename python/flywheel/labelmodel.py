@@ -69,7 +69,7 @@ class PatternLabelModel(LabelModel):
         # The parent sizes by self.n, which is the total count during fit_patterns.
         L_ind = np.zeros((L.shape[0], self.m * self.cardinality))
         for y in range(1, self.cardinality + 1):
-            L_ind[:, (y - 1) :: self.cardinality] = np.where(L == y, 1, 0)
+            L_ind[:, (y - 1) :: self.cardinality] = np.where(np.equal(L, y), 1, 0)
         return L_ind
 
     def _generate_O(self, L: np.ndarray, higher_order: bool = False) -> None:
@@ -195,9 +195,9 @@ def _check_patterns(
         )
     if L.shape[0] == 0:
         raise FlywheelError("no vote patterns to fit the label model on")
-    if not (np.issubdtype(L.dtype, np.integer) and np.issubdtype(w.dtype, np.integer)):
-        if not (np.all(np.mod(L, 1) == 0) and np.all(np.mod(w, 1) == 0)):
-            raise FlywheelError("vote patterns and counts must be integers")
+    integral = np.issubdtype(L.dtype, np.integer) and np.issubdtype(w.dtype, np.integer)
+    if not integral and not (np.all(np.mod(L, 1) == 0) and np.all(np.mod(w, 1) == 0)):
+        raise FlywheelError("vote patterns and counts must be integers")
     L = L.astype(np.int64)
     w = w.astype(np.int64)
     if L.min() < -1 or L.max() > cardinality - 1:
