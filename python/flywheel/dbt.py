@@ -1,0 +1,59 @@
+"""Run dbt in-process on the flywheel project, with compact progress lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from flywheel.errors import FlywheelError
+from flywheel.project import Project
+
+
+def run_dbt(
+    project: Project,
+    args: Sequence[str],
+    *,
+    dbt_vars: dict[str, Any] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> None:
+    """Invoke ``dbt <args>`` on the project; raise FlywheelError naming what failed.
+
+    Progress: one line per finished node through ``echo`` (default: stdout), so a long build
+    shows where it is. dbt's own console output is kept to warnings and errors.
+    """
+    from dbt.cli.main import dbtRunner
+
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    say = echo or (lambda line: print(line, flush=True))
+    started = time.monotonic()
+
+    def on_event(event: Any) -> None:
+        if event.info.name != "NodeFinished":
+            return
+        node = event.data.node_info
+        elapsed = time.monotonic() - started
+        say(f"    [{elapsed:6.1f}s] {node.node_status:<8} {node.resource_type:<9} {node.node_name}")
+
+    full_args = [
+        *args,
+        "--project-dir", str(project.root),
+        "--profiles-dir", str(project.root),
+        "--log-level", "warn",
+    ]  # fmt: skip
+    if dbt_vars:
+        full_args += ["--vars", json.dumps(dbt_vars)]
+    result = dbtRunner(callbacks=[on_event]).invoke(full_args)
+    if result.success:
+        return
+    failures = []
+    if result.result is not None and hasattr(result.result, "results"):
+        for node_result in result.result.results:
+            if str(node_result.status) in {"error", "fail", "runtime error"}:
+                failures.append(f"{node_result.node.name} ({node_result.status})")
+    detail = ", ".join(failures) if failures else str(result.exception or "see the dbt log above")
+    sys.stdout.flush()
+    raise FlywheelError(f"dbt {' '.join(args)} failed: {detail}")

@@ -1,0 +1,132 @@
+"""Per-task summary of the labels, and their quality against the simulator's truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+
+from flywheel.errors import FlywheelError
+from flywheel.metrics import accuracy, auc
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """Labels of one task, and when a truth file is given, their quality.
+
+    Quality is scored on the covered outputs (at least one LF voted: the outputs the labels are
+    used for), for the label model and for majority vote alike; explicit ratings are scored on
+    the rated outputs, the only ones they label.
+    """
+
+    label_task: str
+    n_outputs: int
+    coverage: float
+    mean_p_good: float
+    share_labeled_good: float
+    n_rated: int
+    n_scored: int | None = None
+    true_good_share: float | None = None
+    label_model_accuracy: float | None = None
+    label_model_auc: float | None = None
+    majority_accuracy: float | None = None
+    majority_auc: float | None = None
+    ratings_accuracy: float | None = None
+
+
+def summarize(
+    con: duckdb.DuckDBPyConnection, schema: str, truth_path: Path | None = None
+) -> list[TaskSummary]:
+    """Summarise ``probabilistic_labels`` per task (and score it against ``truth_path``)."""
+    labels = f'"{schema}"."probabilistic_labels"'
+    try:
+        rows = con.execute(
+            f"""
+            select label_task, count(*), avg(is_covered::int), avg(p_good),
+                   avg(label), count(explicit_label)
+            from {labels} group by label_task order by label_task
+            """
+        ).fetchall()
+    except duckdb.CatalogException as exc:
+        raise FlywheelError(
+            f"{schema}.probabilistic_labels not found: run `flywheel run` first"
+        ) from exc
+    if truth_path is not None and not truth_path.is_file():
+        raise FlywheelError(f"truth file {truth_path} not found")
+    summaries = []
+    for task, n, coverage, mean_p, share_good, n_rated in rows:
+        if mean_p is None:
+            raise FlywheelError(
+                f"probabilistic_labels has no p_good for {task}: run `flywheel label`, "
+                "then `dbt build -s probabilistic_labels+`"
+            )
+        summary = TaskSummary(task, n, coverage, mean_p, share_good, n_rated)
+        if truth_path is not None:
+            summary = _score(con, labels, truth_path, summary)
+        summaries.append(summary)
+    return summaries
+
+
+def _score(
+    con: duckdb.DuckDBPyConnection, labels: str, truth_path: Path, summary: TaskSummary
+) -> TaskSummary:
+    scored = con.execute(
+        f"""
+        select l.p_good, coalesce(l.p_good_majority, 0.5) as p_majority,
+               l.explicit_label, t.is_good, l.is_covered
+        from {labels} as l
+        inner join read_parquet(?) as t on l.output_id = t.output_id
+        where l.label_task = ?
+        """,
+        [str(truth_path), summary.label_task],
+    ).df()
+    covered = scored[scored["is_covered"]]
+    rated = scored[scored["explicit_label"].notna()]
+    return replace(
+        summary,
+        n_scored=len(covered),
+        true_good_share=float(scored["is_good"].mean()) if len(scored) else None,
+        label_model_accuracy=accuracy(covered["p_good"], covered["is_good"]),
+        label_model_auc=auc(covered["p_good"], covered["is_good"]),
+        majority_accuracy=accuracy(covered["p_majority"], covered["is_good"]),
+        majority_auc=auc(covered["p_majority"], covered["is_good"]),
+        ratings_accuracy=accuracy(rated["explicit_label"], rated["is_good"])
+        if len(rated)
+        else None,
+    )
+
+
+def format_summary(summaries: list[TaskSummary]) -> str:
+    """The summary as a fixed-width text table."""
+
+    def pct(x: float | None) -> str:
+        return "   -  " if x is None or x != x else f"{100 * x:5.1f}%"
+
+    def num(x: float | None) -> str:
+        return "  -  " if x is None or x != x else f"{x:.3f}"
+
+    scored = any(s.n_scored is not None for s in summaries)
+    head = f"{'label task':<16} {'outputs':>8} {'covered':>7} {'P(good)':>7} {'rated':>6}"
+    if scored:
+        head += (
+            f" | {'true good':>9} | {'label model':>13} | {'majority vote':>13}"
+            f" | {'ratings only':>12}\n"
+            f"{'':<16} {'':>8} {'':>7} {'':>7} {'':>6} | {'':>9} | {'acc':>6} {'AUC':>6}"
+            f" | {'acc':>6} {'AUC':>6} | {'acc':>5} {'cov':>6}"
+        )
+    lines = [head]
+    for s in summaries:
+        line = (
+            f"{s.label_task:<16} {s.n_outputs:>8} {pct(s.coverage):>7} {num(s.mean_p_good):>7}"
+            f" {s.n_rated:>6}"
+        )
+        if scored:
+            line += (
+                f" | {pct(s.true_good_share):>9} | {pct(s.label_model_accuracy):>6}"
+                f" {num(s.label_model_auc):>6} | {pct(s.majority_accuracy):>6}"
+                f" {num(s.majority_auc):>6} | {pct(s.ratings_accuracy):>5}"
+                f" {pct(s.n_rated / s.n_outputs if s.n_outputs else None):>6}"
+            )
+        lines.append(line)
+    return "\n".join(lines)
