@@ -10,5 +10,6 @@
 {%- endmacro %}
 
 {% macro duckdb__is_json_object(json_text) -%}
-    (json_valid({{ json_text }}) and json_type({{ json_text }}::json) = 'OBJECT')
+    {#- case, not and: json_type must never see text that json_valid rejected -#}
+    case when json_valid({{ json_text }}) then json_type({{ json_text }}) = 'OBJECT' else false end
 {%- endmacro %}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,13 +29,22 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    say = echo or (lambda line: print(line, flush=True))
+    write = echo or (lambda line: print(line, flush=True))
+    lock = threading.Lock()  # dbt calls back from its worker threads
+
+    def say(line: str) -> None:
+        with lock:
+            write(line)
     started = time.monotonic()
 
     def on_event(event: Any) -> None:
+        # one line per model/seed built and per test that did not pass; passing tests are
+        # counted in dbt's closing line
         if event.info.name != "NodeFinished":
             return
         node = event.data.node_info
+        if node.resource_type in {"test", "unit_test"} and node.node_status == "pass":
+            return
         elapsed = time.monotonic() - started
         say(f"    [{elapsed:6.1f}s] {node.node_status:<8} {node.resource_type:<9} {node.node_name}")
 

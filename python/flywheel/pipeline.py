@@ -95,7 +95,7 @@ def run_pipeline(
     step("dbt build: probabilistic labels and what depends on them")
     run_dbt(project, ["build", "--select", LABEL_DEPENDENTS], dbt_vars=dbt_vars, echo=echo)
 
-    con = project.connect(read_only=True)
+    con = project.connect()
     try:
         summaries = summarize(con, project.schema, truth_path)
     finally:

@@ -21,6 +21,10 @@ events as (
     select * from {{ ref('stg_events') }}
 ),
 
+topic_repeats as (
+    select * from {{ ref('int_topic_repeats') }}
+),
+
 output_events as (
     select events.*
     from events
@@ -90,21 +94,6 @@ reverts as (
     group by output_events.output_id
 ),
 
-later_same_topic as (
-    select
-        outputs.output_id,
-        min(later.requested_at) as topic_repeated_at
-    from outputs
-    inner join requests as asked
-        on outputs.request_id = asked.request_id
-    inner join requests as later
-        on asked.user_id = later.user_id
-        and later.requested_at >= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_min_hours', 1), 'outputs.shown_at') }}
-        and later.requested_at <= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_max_hours', 72), 'outputs.shown_at') }}
-    where {{ flywheel.token_jaccard('asked.request_tokens', 'later.request_tokens') }} >= {{ similar }}
-    group by outputs.output_id
-),
-
 joined as (
     select
         outputs.output_id,
@@ -131,7 +120,7 @@ joined as (
         requests.is_last_request_in_session,
         requests.next_requested_at,
         requests.next_request_similarity,
-        later_same_topic.topic_repeated_at
+        topic_repeats.topic_repeated_at
     from outputs
     left join actions
         on outputs.output_id = actions.output_id
@@ -143,8 +132,8 @@ joined as (
         on outputs.output_id = last_ratings.output_id
     left join requests
         on outputs.request_id = requests.request_id
-    left join later_same_topic
-        on outputs.output_id = later_same_topic.output_id
+    left join topic_repeats
+        on outputs.request_id = topic_repeats.request_id
 ),
 
 signals as (

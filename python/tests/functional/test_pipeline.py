@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import duckdb
 import pytest
 
 from flywheel.pipeline import PipelineResult, run_pipeline
@@ -37,7 +36,8 @@ def built(
 
 
 def query(project: Project, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(project.db_path), read_only=True)
+    # dbt-duckdb keeps its connection open in this process: open the same way it does
+    con = project.connect()
     try:
         return con.execute(sql).fetchall()
     finally:
