@@ -26,3 +26,11 @@ def auc(p_good: np.ndarray, is_good: np.ndarray) -> float:
     if y.size == 0 or y.all() or not y.any():
         return float("nan")
     return float(roc_auc_score(y, np.asarray(p_good, dtype=float)))
+
+
+def brier(p_good: np.ndarray, is_good: np.ndarray) -> float:
+    """Brier score (mean squared error of ``p_good`` against 0/1 truth); lower is better."""
+    p = np.asarray(p_good, dtype=float)
+    if p.size == 0:
+        return float("nan")
+    return float(np.mean((p - np.asarray(is_good, dtype=float)) ** 2))

@@ -703,7 +703,9 @@ def _run_sessions(
         chain = modified | rephrase
         stop_p = np.minimum(0.9, _STOP_P[uk] * np.where(good, 1.0, _BAD_STOP_MULT[uk]))
         end = (~chain & (rng.random(n) < stop_p)) | (step == _MAX_STEPS - 1)
-        think = _lognormal_ms(rng, 50.0, 0.9, 4.0, 720.0, n)
+        # time before the next, unrelated request: a good output is read and used, a bad one
+        # skimmed and left
+        think = _lognormal_ms(rng, np.where(good, 70.0, 30.0), 0.9, 4.0, 720.0, n)
         next_t = np.where(
             modified,
             mod_t,

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from flywheel.errors import FlywheelError
-from flywheel.metrics import accuracy, auc
+from flywheel.metrics import accuracy, auc, brier
 
 
 @dataclass(frozen=True)
@@ -16,8 +16,10 @@ class TaskSummary:
     """Labels of one task, and when a truth file is given, their quality.
 
     Quality is scored on the covered outputs (at least one LF voted: the outputs the labels are
-    used for), for the label model and for majority vote alike; explicit ratings are scored on
-    the rated outputs, the only ones they label.
+    used for), for the label model and for majority vote alike (majority vote as a probability:
+    the share of votes that say good; a tie scores half right): accuracy at 0.5, ROC AUC, and
+    Brier score (lower is better). Explicit ratings are scored on the rated outputs, the only
+    ones they label.
     """
 
     label_task: str
@@ -30,8 +32,10 @@ class TaskSummary:
     true_good_share: float | None = None
     label_model_accuracy: float | None = None
     label_model_auc: float | None = None
+    label_model_brier: float | None = None
     majority_accuracy: float | None = None
     majority_auc: float | None = None
+    majority_brier: float | None = None
     ratings_accuracy: float | None = None
 
 
@@ -89,8 +93,10 @@ def _score(
         true_good_share=float(scored["is_good"].mean()) if len(scored) else None,
         label_model_accuracy=accuracy(covered["p_good"], covered["is_good"]),
         label_model_auc=auc(covered["p_good"], covered["is_good"]),
+        label_model_brier=brier(covered["p_good"], covered["is_good"]),
         majority_accuracy=accuracy(covered["p_majority"], covered["is_good"]),
         majority_auc=auc(covered["p_majority"], covered["is_good"]),
+        majority_brier=brier(covered["p_majority"], covered["is_good"]),
         ratings_accuracy=accuracy(rated["explicit_label"], rated["is_good"])
         if len(rated)
         else None,
@@ -110,10 +116,10 @@ def format_summary(summaries: list[TaskSummary]) -> str:
     head = f"{'label task':<16} {'outputs':>8} {'covered':>7} {'P(good)':>7} {'rated':>6}"
     if scored:
         head += (
-            f" | {'true good':>9} | {'label model':>13} | {'majority vote':>13}"
-            f" | {'ratings only':>12}\n"
-            f"{'':<16} {'':>8} {'':>7} {'':>7} {'':>6} | {'':>9} | {'acc':>6} {'AUC':>6}"
-            f" | {'acc':>6} {'AUC':>6} | {'acc':>5} {'cov':>6}"
+            f" | {'true':>6} | {'label model':>20} | {'majority vote':>20} | {'ratings only':>12}\n"
+            f"{'':<16} {'':>8} {'':>7} {'':>7} {'':>6} | {'good':>6} |"
+            f" {'acc':>6} {'AUC':>6} {'Brier':>6} | {'acc':>6} {'AUC':>6} {'Brier':>6}"
+            f" | {'acc':>5} {'cov':>6}"
         )
     lines = [head]
     for s in summaries:
@@ -123,9 +129,12 @@ def format_summary(summaries: list[TaskSummary]) -> str:
         )
         if scored:
             line += (
-                f" | {pct(s.true_good_share):>9} | {pct(s.label_model_accuracy):>6}"
-                f" {num(s.label_model_auc):>6} | {pct(s.majority_accuracy):>6}"
-                f" {num(s.majority_auc):>6} | {pct(s.ratings_accuracy):>5}"
+                f" | {pct(s.true_good_share):>6} |"
+                f" {pct(s.label_model_accuracy):>6} {num(s.label_model_auc):>6}"
+                f" {num(s.label_model_brier):>6} |"
+                f" {pct(s.majority_accuracy):>6} {num(s.majority_auc):>6}"
+                f" {num(s.majority_brier):>6} |"
+                f" {pct(s.ratings_accuracy):>5}"
                 f" {pct(s.n_rated / s.n_outputs if s.n_outputs else None):>6}"
             )
         lines.append(line)
