@@ -3,84 +3,39 @@ label job, the label models, and the summary, in a temporary copy of the project
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
-from flywheel.pipeline import PipelineResult, run_pipeline
-from flywheel.project import Project, load_project
-from flywheel.simulate import SimulationResult, simulate
-
-N_EVENTS = 60_000
-
-
-@pytest.fixture(scope="module")
-def built(
-    tmp_path_factory: pytest.TempPathFactory, copy_project
-) -> tuple[Project, SimulationResult, PipelineResult]:
-    root = copy_project(tmp_path_factory.mktemp("project"))
-    sim = simulate(root / "data" / "sim", n_events=N_EVENTS, seed=11)
-    saved = os.environ.get("FLYWHEEL_DUCKDB_PATH")
-    os.environ.pop("FLYWHEEL_DUCKDB_PATH", None)
-    try:
-        project = load_project(root)
-        result = run_pipeline(
-            project, events_path=sim.events_path, truth_path=sim.truth_path, echo=lambda _: None
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("FLYWHEEL_DUCKDB_PATH", None)
-        else:
-            os.environ["FLYWHEEL_DUCKDB_PATH"] = saved
-    return project, sim, result
-
-
-def query(project: Project, sql: str) -> list[tuple]:
-    # dbt-duckdb keeps its connection open in this process: open the same way it does
-    con = project.connect()
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
 
 def test_warehouse_is_inside_the_project_copy(built) -> None:
-    project, _, _ = built
-    assert project.db_path.parent == project.root
-    assert project.db_path.is_file()
+    assert built.project.db_path.parent == built.project.root
+    assert built.project.db_path.is_file()
 
 
 def test_raw_rows_reconcile_with_valid_duplicates_and_rejected(built) -> None:
-    project, sim, _ = built
-    ((valid, duplicates, rejected),) = query(
-        project,
+    ((valid, duplicates, rejected),) = built.query(
         """
         select
             (select count(*) from stg_events),
             (select count(*) from base_events__validated where is_duplicate),
             (select count(*) from stg_events_rejected)
-        """,
+        """
     )
-    assert valid + duplicates + rejected == sim.n_rows
-    assert rejected == sim.n_malformed
-    assert duplicates == sim.n_duplicates
+    assert valid + duplicates + rejected == built.sim.n_rows
+    assert rejected == built.sim.n_malformed
+    assert duplicates == built.sim.n_duplicates
     assert rejected > 0 and duplicates > 0
 
 
 def test_every_output_of_the_truth_is_labelled_once(built) -> None:
-    project, sim, _ = built
-    ((n_labels, n_distinct, n_missing_p, bad_p),) = query(
-        project,
+    ((n_labels, n_distinct, n_missing_p, bad_p),) = built.query(
         """
         select count(*), count(distinct output_id), count(*) - count(p_good),
                count(*) filter (where p_good < 0 or p_good > 1)
         from probabilistic_labels
-        """,
+        """
     )
-    ((n_truth,),) = query(project, f"select count(*) from read_parquet('{sim.truth_path}')")
+    ((n_truth,),) = built.query(f"select count(*) from read_parquet('{built.sim.truth_path}')")
     assert n_labels == n_distinct
     assert n_missing_p == 0 and bad_p == 0
-    # outputs whose output_shown event was corrupted by the simulator cannot be labelled
+    # outputs whose output_shown event the simulator corrupted cannot be labelled
     assert 0.97 * n_truth <= n_labels <= n_truth
 
 
@@ -91,11 +46,11 @@ def test_label_model_beats_majority_vote_against_truth(built) -> None:
     Bayes fitted on the truth gains only ~1 point over majority vote with these votes (most
     outputs get one vote, or votes that agree), so no label model can beat it clearly there.
     """
-    _, _, result = built
-    assert {s.label_task for s in result.summaries} == {
+    summaries = built.result.summaries
+    assert {s.label_task for s in summaries} == {
         "code_suggestion", "chat_response", "search_result",
     }  # fmt: skip
-    for s in result.summaries:
+    for s in summaries:
         assert s.label_model_auc > s.majority_auc + 0.01, s
         assert s.label_model_brier < s.majority_brier, s
         assert s.label_model_accuracy > s.majority_accuracy - 0.015, s
@@ -103,14 +58,12 @@ def test_label_model_beats_majority_vote_against_truth(built) -> None:
 
 
 def test_explicit_ratings_are_rare(built) -> None:
-    _, _, result = built
-    n_outputs = sum(s.n_outputs for s in result.summaries)
-    n_rated = sum(s.n_rated for s in result.summaries)
+    n_outputs = sum(s.n_outputs for s in built.result.summaries)
+    n_rated = sum(s.n_rated for s in built.result.summaries)
     assert 0 < n_rated < 0.01 * n_outputs
 
 
 def test_label_runs_are_recorded_per_task(built) -> None:
-    project, _, result = built
-    rows = query(project, "select label_task, n_rows, n_lfs from label_model_runs order by 1")
-    assert [r[0] for r in rows] == sorted(run.label_task for run in result.runs)
+    rows = built.query("select label_task, n_rows, n_lfs from label_model_runs order by 1")
+    assert [r[0] for r in rows] == sorted(run.label_task for run in built.result.runs)
     assert all(n_lfs >= 8 for _, _, n_lfs in rows)
