@@ -1,0 +1,21 @@
+{#-
+    The training set: labelled outputs of the train split that at least one LF voted on and
+    whose label is confident enough (confidence >= flywheel__min_confidence). weight is
+    |2 P(good) - 1|: 0 for a coin flip, 1 for a sure label.
+-#}
+with
+
+examples as (
+    select * from {{ ref('labeled_examples') }}
+),
+
+training as (
+    select *
+    from examples
+    where split = 'train'
+        and is_covered
+        and p_good is not null
+        and confidence >= {{ var('flywheel__min_confidence', 0.6) }}
+)
+
+select * from training
