@@ -76,7 +76,10 @@ actions as (
         count(case when event_type = 'copy' then 1 end) as n_copies,
         min(case when event_type = 'copy' then occurred_at end) as first_copied_at,
         count(case when event_type = 'click' then 1 end) as n_clicks,
-        max(case when event_type = 'click' then dwell_seconds end) as max_click_dwell_seconds
+        max(case when event_type = 'click' then dwell_seconds end) as max_click_dwell_seconds,
+        -- every event of the user about the output (accept, reject, edit, revert, copy, click,
+        -- feedback): any of them means the output was not left unanswered
+        count(*) as n_reactions
     from output_events
     group by output_id
 ),
@@ -113,6 +116,7 @@ joined as (
         actions.first_copied_at,
         coalesce(actions.n_clicks, 0) as n_clicks,
         actions.max_click_dwell_seconds,
+        coalesce(actions.n_reactions, 0) as n_reactions,
         first_clicks.first_click_position,
         reverts.first_reverted_at,
         last_ratings.explicit_rating,
@@ -192,13 +196,11 @@ signals as (
         coalesce(max_click_dwell_seconds >= {{ var('flywheel__long_click_dwell_seconds', 30) }}, false)
             as is_long_click,
 
-        -- leaving: the session ends on this output with no engagement
+        -- leaving: the session ends on this output's request and the user did nothing with
+        -- the output (no accept, reject, edit, revert, copy, click or rating)
         case
             when not has_request then null
-            else is_last_request_in_session
-                and first_accepted_at is null
-                and n_copies = 0
-                and n_clicks = 0
+            else is_last_request_in_session and n_reactions = 0
         end as is_session_abandoned,
         topic_repeated_at is not null as is_topic_repeated,
         {{ flywheel.seconds_between('shown_at', 'topic_repeated_at') }} / 3600.0
