@@ -60,13 +60,13 @@ with_properties as (
             then {{ dbt.safe_cast(flywheel.json_get('properties', 'n_results'), api.Column.translate_type('integer')) }}
         end as property_n_results,
         case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'share_rewritten'), api.Column.translate_type('float')) }}
+            then {{ dbt.safe_cast(flywheel.json_get('properties', 'share_rewritten'), 'double') }}
         end as property_share_rewritten,
         case when is_properties_object
             then {{ dbt.safe_cast(flywheel.json_get('properties', 'position'), api.Column.translate_type('integer')) }}
         end as property_position,
         case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'dwell_seconds'), api.Column.translate_type('float')) }}
+            then {{ dbt.safe_cast(flywheel.json_get('properties', 'dwell_seconds'), 'double') }}
         end as property_dwell_seconds,
         case when is_properties_object
             then {{ dbt.safe_cast(flywheel.json_get('properties', 'rating'), api.Column.translate_type('integer')) }}
