@@ -12,7 +12,9 @@ Files written by :func:`simulate` into ``out_dir``:
 ``events.<parquet|csv|jsonl>``
     The raw event stream, one row per delivered event, every column a nullable string (see the
     module-level ``EVENT_COLUMNS``). It contains realistic delivery faults: duplicated rows
-    (identical except possibly ``received_at``), late arrivals and deliberately malformed rows.
+    (identical except possibly ``received_at``), late arrivals and deliberately malformed rows,
+    and an instrumentation regression: in the last three days the chat client drops most of its
+    ``copy`` events (fate ``dropped``), the kind of drift ``drift_daily`` exists to catch.
 ``truth.parquet``
     One row per output: its latent quality and whether it is good. The pipeline never reads it.
 ``actions.parquet``
@@ -78,7 +80,7 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 USER_KINDS: tuple[str, ...] = ("power", "regular", "casual")
 REQUEST_KINDS: tuple[str, ...] = ("new", "rephrase", "modified_prompt", "same_topic_later")
-FATES: tuple[str, ...] = ("delivered", "duplicated", "late", "malformed")
+FATES: tuple[str, ...] = ("delivered", "duplicated", "late", "malformed", "dropped")
 MALFORMED_REASONS: tuple[str, ...] = (
     "event_id_null",
     "user_id_null",
@@ -140,6 +142,10 @@ _HOUR_SD = np.array([1.5, 1.8, 1.5])
 _HOUR_SHARE = np.array([0.45, 0.35, 0.20])
 
 _P_DUPLICATE, _P_LATE, _P_MALFORMED = 0.02, 0.01, 0.005
+# An instrumentation regression, as real products ship them: in the last _LOGGING_BUG_DAYS days
+# the chat client drops _LOGGING_BUG_LOSS of its copy events (fate 'dropped': never delivered).
+# The drift mart should flag it; nothing about output quality changes.
+_LOGGING_BUG_DAYS, _LOGGING_BUG_LOSS = 3, 0.7
 
 _N_TOPICS = 300  # per surface
 _TOPIC_WORDS = 24  # vocabulary size of one topic
@@ -983,6 +989,14 @@ def _simulate_chunk(
     fate[u < _P_MALFORMED + _P_LATE] = 2
     fate[u < _P_MALFORMED] = 3
     reason = np.where(fate == 3, rng.integers(0, len(MALFORMED_REASONS), n_ev), -1)
+    lost = (
+        (fate == 0)
+        & (ev_type == _COPY)
+        & (ev_surface == _CHAT)
+        & (ev_true >= (days - _LOGGING_BUG_DAYS) * _DAY)
+        & (rng.random(n_ev) < _LOGGING_BUG_LOSS)
+    )
+    fate[lost] = 4
     # a request event has no output_id to null: corrupt it in one of the other ways
     reason = np.where((reason == 4) & (ev_type == _REQUEST), rng.integers(5, 12, n_ev) % 8, reason)
     skew = users["skew"][ev_user]
@@ -992,8 +1006,11 @@ def _simulate_chunk(
     late = fate == 2
     received[late] = true_epoch[late] + rng.integers(1 * _HOUR, 30 * _HOUR, int(late.sum()))
     dup = np.flatnonzero(fate == 1)
-    row_ev = np.concatenate([np.arange(n_ev), dup])
-    row_recv = np.concatenate([received, received[dup] + rng.integers(50, 5 * _SECOND, len(dup))])
+    kept = np.flatnonzero(fate != 4)
+    row_ev = np.concatenate([kept, dup])
+    row_recv = np.concatenate(
+        [received[kept], received[dup] + rng.integers(50, 5 * _SECOND, len(dup))]
+    )
     order = np.argsort(row_recv, kind="stable")
     row_ev, row_recv = row_ev[order], row_recv[order]
 

@@ -8,7 +8,8 @@ from the raw events file, joined by event_id. From that record this module recom
 signal in SQL and compares it with the warehouse, output by output.
 
 Outputs whose own events, or whose request's or next request's events, the simulator
-deliberately corrupted (fate ``malformed``: rejected by staging, so the warehouse never sees
+deliberately corrupted or dropped (fate ``malformed``: rejected by staging; ``dropped``: the
+chat copy-logging regression of the last days: the warehouse never sees
 them) are left out. Durations are compared in true time against client time: the simulator's
 clock skew is constant per user, so durations within a user are preserved (to the ms).
 """
@@ -58,7 +59,7 @@ events as (
 ),
 
 corrupted_requests as (
-    select distinct request_id from events where fate = 'malformed'
+    select distinct request_id from events where fate in ('malformed', 'dropped')
 ),
 
 requests as (
@@ -70,7 +71,7 @@ requests as (
         rephrase_of_request_id,
         t_ms,
         text,
-        fate = 'malformed' as is_request_corrupted,
+        fate in ('malformed', 'dropped') as is_request_corrupted,
         -- the next request of the simulated session
         lead(request_id) over by_session as next_request_id,
         lead(t_ms) over by_session as next_t_ms,
