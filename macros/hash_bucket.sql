@@ -1,7 +1,8 @@
 {#-
-    A stable bucket in [0, n_buckets) for a key: md5 of the key as a number, modulo n_buckets.
-    The same key lands in the same bucket on every run, machine and model version, which makes
-    a deterministic train/eval split. Dispatched per adapter.
+    A stable bucket in [0, n_buckets) for a key: the first 8 hex digits of md5(key), read as an
+    integer, modulo n_buckets (in Python: int(hashlib.md5(key).hexdigest()[:8], 16) % n). The
+    same key lands in the same bucket on every run, machine, warehouse and model version, which
+    makes a deterministic train/eval split. Dispatched per adapter.
 -#}
 {% macro hash_bucket(key, n_buckets=100) -%}
     {{ return(adapter.dispatch('hash_bucket', 'flywheel')(key, n_buckets)) }}
@@ -15,5 +16,5 @@
 {%- endmacro %}
 
 {% macro duckdb__hash_bucket(key, n_buckets=100) -%}
-    cast(md5_number(cast({{ key }} as varchar)) % {{ n_buckets }} as integer)
+    cast(('0x' || left(md5(cast({{ key }} as varchar)), 8))::ubigint % {{ n_buckets }} as integer)
 {%- endmacro %}

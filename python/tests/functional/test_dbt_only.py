@@ -32,7 +32,9 @@ def test_build_without_labels_leaves_p_good_null(dbt_only) -> None:
     project, _, _ = dbt_only
     con = project.connect()
     try:
-        ((n, n_p),) = con.execute("select count(*), count(p_good) from probabilistic_labels").fetchall()
+        ((n, n_p),) = con.execute(
+            "select count(*), count(p_good) from probabilistic_labels"
+        ).fetchall()
         ((n_train,),) = con.execute("select count(*) from training_examples").fetchall()
     finally:
         con.close()
