@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Set up, then run the whole test suite: lint, dbt parse, and pytest (unit tests, and
-# functional tests that run dbt build -- dbt unit and data tests included -- and the label job
-# on simulated data in a temporary warehouse).
+# functional tests that run dbt build -- dbt unit and data tests included -- the label job,
+# and the HTML report rendered in headless Chromium, on simulated data in temporary
+# warehouses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
+# Headless Chromium renders the report in the report test. Installed from Debian's packages
+# when missing and we may (root); elsewhere the test skips (it never skips in CI).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
-.venv/bin/ruff check python
+.venv/bin/ruff check python benchmarks
 .venv/bin/dbt parse --project-dir . --profiles-dir . --quiet
 .venv/bin/python -m pytest "$@"

@@ -1,0 +1,252 @@
+"""Export training or evaluation examples from the warehouse to a file a trainer reads.
+
+Two formats:
+
+``jsonl``
+    One example per line in the chat fine-tuning shape::
+
+        {"messages": [{"role": "user", "content": <request_text>},
+                      {"role": "assistant", "content": <output_text>}],
+         "label": 0 | 1, "p_good": float, "weight": float,
+         "output_id": ..., "label_task": ..., "model_version": ...}
+
+    Examples without a request or output text (their request event was rejected by staging)
+    are left out: a chat message needs content.
+``parquet``
+    Every column of ``training_examples`` / ``eval_examples``, one row per example.
+
+Filtering is SQL with bound parameters, and DuckDB's ``COPY`` streams the result to a temporary
+file next to the target, renamed into place when complete: nothing is held in Python, and a
+failed export never leaves a half-written file under the target name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from flywheel.errors import FlywheelError
+
+Format = Literal["jsonl", "parquet"]
+Dataset = Literal["train", "eval"]
+
+#: the table each dataset is read from
+DATASET_TABLES: dict[str, str] = {"train": "training_examples", "eval": "eval_examples"}
+_SUFFIX_FORMATS: dict[str, Format] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_JSONL_SELECT = """
+    select
+        [
+            {'role': 'user', 'content': request_text},
+            {'role': 'assistant', 'content': output_text}
+        ] as messages,
+        label,
+        p_good,
+        weight,
+        output_id,
+        label_task,
+        model_version
+"""
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """The SQL of an export (a ``where`` over one table), its bound parameters, and in words."""
+
+    table: str
+    where: str
+    params: list[object]
+    description: str
+
+
+def infer_format(out_path: Path) -> Format:
+    """The export format implied by ``out_path``'s suffix."""
+    fmt = _SUFFIX_FORMATS.get(out_path.suffix.lower())
+    if fmt is None:
+        raise FlywheelError(
+            f"cannot tell the format of {out_path} from its suffix: name it .jsonl or "
+            ".parquet, or pass the format (--format jsonl|parquet)"
+        )
+    return fmt
+
+
+def build_query(
+    schema: str,
+    *,
+    fmt: Format,
+    dataset: Dataset = "train",
+    task: str | None = None,
+    model_version: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    min_confidence: float | None = None,
+) -> ExportQuery:
+    """The table and filter an export reads (validated, values as parameters)."""
+    if dataset not in DATASET_TABLES:
+        raise FlywheelError(f"unknown dataset {dataset!r}: use 'train' or 'eval'")
+    if since is not None and until is not None and since > until:
+        raise FlywheelError(f"since {since} is after until {until}: nothing to export")
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise FlywheelError(
+            f"min_confidence {min_confidence} is not in [0, 1] (confidence is max(P, 1 - P), "
+            "so 0.5..1 is the useful range)"
+        )
+    table = f'"{schema}"."{DATASET_TABLES[dataset]}"'
+    clauses: list[str] = []
+    params: list[object] = []
+    described: list[str] = []
+    for column, op, value in (
+        ("label_task", "=", task),
+        ("model_version", "=", model_version),
+        ("shown_date", ">=", since),
+        ("shown_date", "<=", until),
+        ("confidence", ">=", min_confidence),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {op} ?")
+            params.append(value)
+            described.append(f"{column} {op} {value!s}")
+    if fmt == "jsonl":
+        clauses.append("request_text is not null and output_text is not null")
+        described.append("with request and output text")
+    description = " and ".join(described) or "no filter"
+    return ExportQuery(table, " and ".join(clauses) or "true", params, description)
+
+
+def export_examples(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    out_path: Path | str,
+    *,
+    fmt: Format | None = None,
+    dataset: Dataset = "train",
+    task: str | None = None,
+    model_version: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    min_confidence: float | None = None,
+) -> int:
+    """Write the examples of ``dataset`` matching the filters to ``out_path``.
+
+    Parameters
+    ----------
+    con, schema
+        The warehouse and the schema dbt built into.
+    out_path
+        Target file; its directory must exist. Replaced if it exists.
+    fmt
+        ``'jsonl'`` (chat fine-tuning shape) or ``'parquet'`` (the table's columns); default:
+        from the suffix (``.jsonl``/``.ndjson``/``.json``, ``.parquet``/``.pq``).
+    dataset
+        ``'train'`` reads ``training_examples`` (train split, covered, confidence at or above
+        ``flywheel__min_confidence``); ``'eval'`` reads ``eval_examples`` (every held-out
+        output).
+    task, model_version
+        Keep one label task / one model version.
+    since, until
+        Keep outputs shown on these days or between them (inclusive, UTC ``shown_date``).
+    min_confidence
+        Keep examples with ``confidence = max(p_good, 1 - p_good)`` at or above this. (The
+        train set is already cut at ``flywheel__min_confidence``; a lower value keeps it.)
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    out_path = Path(out_path)
+    fmt = fmt or infer_format(out_path)
+    if fmt not in ("jsonl", "parquet"):
+        raise FlywheelError(f"unknown export format {fmt!r}: use 'jsonl' or 'parquet'")
+    query = build_query(
+        schema,
+        fmt=fmt,
+        dataset=dataset,
+        task=task,
+        model_version=model_version,
+        since=since,
+        until=until,
+        min_confidence=min_confidence,
+    )
+    for table in (DATASET_TABLES[dataset], "labeled_examples"):
+        _check_table(con, schema, table)
+    _check_value(con, schema, "label_task", task, "task")
+    _check_value(con, schema, "model_version", model_version, "model version")
+    _check_writable(out_path)
+    select = _JSONL_SELECT if fmt == "jsonl" else "select *"
+    options = "format json" if fmt == "jsonl" else "format parquet, compression zstd"
+    tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
+        (written,) = con.execute(
+            f"copy ({select} from {query.table} where {query.where} "
+            f"order by shown_at, output_id) to ? ({options})",
+            [*query.params, str(tmp_path)],
+        ).fetchone()
+        if written == 0:
+            raise FlywheelError(
+                f"no {dataset} examples in {schema}.{DATASET_TABLES[dataset]} match "
+                f"({query.description}): nothing written"
+            )
+        os.replace(tmp_path, out_path)
+    except (duckdb.IOException, OSError) as exc:
+        raise FlywheelError(f"cannot write {out_path}: {_first_line(exc)}") from exc
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    return int(written)
+
+
+def _check_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
+    (found,) = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    if not found:
+        raise FlywheelError(
+            f"{schema}.{table} not found in the warehouse: "
+            "run `flywheel run` (or `dbt build`) first"
+        )
+
+
+def _check_value(
+    con: duckdb.DuckDBPyConnection, schema: str, column: str, value: str | None, what: str
+) -> None:
+    """``value`` must occur in ``column`` of labeled_examples (every labelled output)."""
+    if value is None:
+        return
+    table = f'"{schema}"."labeled_examples"'
+    (found,) = con.execute(
+        f"select count(*) from (select 1 from {table} where {column} = ? limit 1)", [value]
+    ).fetchone()
+    if found:
+        return
+    known = [
+        row[0]
+        for row in con.execute(
+            f"select distinct {column} from {table} where {column} is not null order by 1"
+        ).fetchall()
+    ]
+    raise FlywheelError(f"unknown {what} {value!r}: the warehouse has {', '.join(known) or 'none'}")
+
+
+def _check_writable(out_path: Path) -> None:
+    parent = out_path.parent.resolve()
+    if not parent.is_dir():
+        raise FlywheelError(f"cannot write {out_path}: directory {parent} does not exist")
+    if out_path.is_dir():
+        raise FlywheelError(f"cannot write {out_path}: it is a directory")
+    if not os.access(parent, os.W_OK):
+        raise FlywheelError(f"cannot write {out_path}: directory {parent} is not writable")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
