@@ -1,10 +1,11 @@
-"""The flywheel command line: ``flywheel run | simulate | label | summary``."""
+"""The flywheel command line: ``run | simulate | label | summary | export | evaluate | report``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -36,21 +37,67 @@ def _add_project_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_label_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--label-seed", type=int, default=123, help="label model seed")
-    parser.add_argument("--epochs", type=int, default=500, help="label model epochs")
-    parser.add_argument(
+    memory_limit = "256MB"  # the library (LabelJobConfig) leaves DuckDB's own limit alone
+    group = parser.add_argument_group(
+        "label model",
+        "Any votes table works: one row per output, an id column, optionally a task column, "
+        "and one INTEGER column per labeling function (name starting with --lf-prefix) "
+        "voting 1 (good), 0 (bad) or -1 (abstain). With a task column and a task registry "
+        "(--tasks-table), a task's LFs are the columns starting with its lf_prefix; without "
+        "a registry (--tasks-table '') every task uses every LF column; without a task "
+        "column (--task-column '') the whole table is one task named --task-name.",
+    )
+    group.add_argument("--label-seed", type=int, default=123, help="label model seed")
+    group.add_argument("--epochs", type=int, default=500, help="label model epochs")
+    group.add_argument(
         "--class-balance", type=_class_balance, default="uniform",
         help="prior P(good): 'uniform' (default), 'ratings' (from explicit ratings) or a number",
     )  # fmt: skip
-    parser.add_argument(
+    group.add_argument(
         "--min-rows", type=int, default=50, help="refuse to fit a task with fewer outputs"
     )
-    parser.add_argument(
+    group.add_argument(
         "--task", dest="tasks", action="append", default=None,
-        help="fit only this label task (repeatable; default: every task in label_tasks)",
+        help="fit only this label task (repeatable; default: every task)",
     )  # fmt: skip
-    parser.add_argument("--votes-table", default="fct_lf_votes", help="table of LF votes")
-    parser.add_argument("--tasks-table", default="label_tasks", help="label task registry")
+    group.add_argument(
+        "--votes-table", default="fct_lf_votes",
+        help="table of LF votes, one row per output (default: fct_lf_votes)",
+    )  # fmt: skip
+    group.add_argument(
+        "--tasks-table", default="label_tasks",
+        help="task registry with label_task and lf_prefix columns (default: label_tasks; "
+        "'' for none: every task uses every LF column)",
+    )  # fmt: skip
+    group.add_argument(
+        "--id-column", default="output_id",
+        help="output id column of the votes table (default: output_id)",
+    )  # fmt: skip
+    group.add_argument(
+        "--task-column", default="label_task",
+        help="column naming each row's label task (default: label_task; '' for none: the "
+        "whole table is one task, see --task-name)",
+    )  # fmt: skip
+    group.add_argument(
+        "--task-name", default="default",
+        help="the task's name when there is no task column (default: default)",
+    )  # fmt: skip
+    group.add_argument(
+        "--lf-prefix", default="lf_",
+        help="LF columns are those whose names start with this (default: lf_)",
+    )  # fmt: skip
+    group.add_argument(
+        "--gold-column", default="explicit_label",
+        help="explicit rating column, 1 good / 0 bad / NULL (default: explicit_label; '' for "
+        "none); used by --class-balance ratings and the *_vs_ratings metrics",
+    )  # fmt: skip
+    group.add_argument(
+        "--memory-limit", default=memory_limit,
+        help=f"DuckDB memory_limit while labelling (default: {memory_limit}; 'none' "
+        "for DuckDB's own, 80%% of RAM). The job reads one row per distinct vote pattern; "
+        "the limit stops DuckDB from caching the whole scanned votes table, so memory does "
+        "not grow with its size (DuckDB spills to disk if it ever needs more)",
+    )  # fmt: skip
 
 
 def _label_config(args: argparse.Namespace, schema: str):  # noqa: ANN202
@@ -59,12 +106,20 @@ def _label_config(args: argparse.Namespace, schema: str):  # noqa: ANN202
     return LabelJobConfig(
         schema=schema,
         votes_table=args.votes_table,
-        tasks_table=args.tasks_table,
+        tasks_table=args.tasks_table or None,
+        id_column=args.id_column,
+        task_column=args.task_column or None,
+        task_name=args.task_name,
+        lf_prefix=args.lf_prefix,
+        gold_column=args.gold_column or None,
         seed=args.label_seed,
         n_epochs=args.epochs,
         class_balance=args.class_balance,
         min_rows=args.min_rows,
         tasks=tuple(args.tasks) if args.tasks else None,
+        memory_limit=None
+        if args.memory_limit.strip().lower() in ("", "none")
+        else args.memory_limit.strip(),
     )
 
 
@@ -103,6 +158,44 @@ def build_parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="print the per-task label summary")
     _add_project_options(summary)
     summary.add_argument("--truth", type=Path, default=None, help="score against this truth file")
+
+    export = commands.add_parser(
+        "export", help="write training or eval examples as JSONL (chat shape) or parquet"
+    )
+    _add_project_options(export)
+    export.add_argument("out", type=Path, help="output file (.jsonl or .parquet)")
+    export.add_argument("--format", dest="fmt", choices=["jsonl", "parquet"], default=None,
+                        help="default: from the file suffix")  # fmt: skip
+    export.add_argument("--dataset", choices=["train", "eval"], default="train",
+                        help="training_examples (default) or eval_examples")  # fmt: skip
+    export.add_argument("--task", default=None, help="only this label task")
+    export.add_argument("--model-version", default=None, help="only this model version")
+    export.add_argument("--since", type=date.fromisoformat, default=None,
+                        help="first day shown, YYYY-MM-DD (inclusive)")  # fmt: skip
+    export.add_argument("--until", type=date.fromisoformat, default=None,
+                        help="last day shown, YYYY-MM-DD (inclusive)")  # fmt: skip
+    export.add_argument("--min-confidence", type=float, default=None,
+                        help="only labels at least this sure (0..1)")  # fmt: skip
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="train one classifier on ratings, majority vote and probabilistic labels; "
+        "score each on held-out truth",
+    )
+    _add_project_options(evaluate)
+    evaluate.add_argument("--truth", type=Path, required=True, help="per-output truth parquet")
+    evaluate.add_argument("--seed", type=int, default=0, help="classifier seed")
+    evaluate.add_argument("--bag-of-words", action="store_true",
+                          help="add hashed bag-of-words text features (slow)")  # fmt: skip
+
+    report = commands.add_parser("report", help="write a self-contained HTML report")
+    _add_project_options(report)
+    report.add_argument("--out", type=Path, default=Path("flywheel_report.html"))
+    report.add_argument("--truth", type=Path, default=None,
+                        help="also score labels and calibration against this truth")  # fmt: skip
+    report.add_argument("--evaluate", action="store_true",
+                        help="include `flywheel evaluate`'s table (needs --truth)")  # fmt: skip
+    report.add_argument("--seed", type=int, default=0, help="evaluate's classifier seed")
     return parser
 
 
@@ -177,7 +270,45 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     con = project.connect(read_only=True)
     try:
-        print(format_summary(summarize(con, project.schema, args.truth)))
+        if args.command == "summary":
+            print(format_summary(summarize(con, project.schema, args.truth)))
+        elif args.command == "export":
+            from flywheel.export import export_examples
+
+            n = export_examples(
+                con,
+                project.schema,
+                args.out,
+                fmt=args.fmt,
+                dataset=args.dataset,
+                task=args.task,
+                model_version=args.model_version,
+                since=args.since,
+                until=args.until,
+                min_confidence=args.min_confidence,
+            )
+            print(f"wrote {n:,} {args.dataset} examples to {args.out}")
+        elif args.command == "evaluate":
+            from flywheel.evaluate import evaluate, format_evaluation
+
+            result = evaluate(
+                con, project.schema, args.truth, seed=args.seed, bag_of_words=args.bag_of_words
+            )
+            print(format_evaluation(result))
+        else:
+            from flywheel.report import render_report
+
+            evaluation = None
+            if args.evaluate:
+                if args.truth is None:
+                    raise FlywheelError("report --evaluate needs --truth (the per-output truth)")
+                from flywheel.evaluate import evaluate
+
+                evaluation = evaluate(con, project.schema, args.truth, seed=args.seed)
+            path = render_report(
+                con, project.schema, args.out, truth_path=args.truth, evaluation=evaluation
+            )
+            print(f"wrote {path}")
     finally:
         con.close()
     return 0

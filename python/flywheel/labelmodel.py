@@ -45,7 +45,8 @@ class PatternLabelModel(LabelModel):
     cardinality
         Number of classes (2 for good/bad; class 1 = good).
     chunk_patterns
-        How many distinct patterns are one-hot encoded at a time while building ``O``.
+        How many distinct patterns are one-hot encoded at a time while building ``O`` and
+        while predicting: peak memory grows with this, not with the number of patterns.
     **kwargs
         Passed to :class:`LabelModel` (e.g. ``device``); ``verbose`` defaults to False.
     """
@@ -55,6 +56,8 @@ class PatternLabelModel(LabelModel):
     ) -> None:
         kwargs.setdefault("verbose", False)
         super().__init__(cardinality=cardinality, **kwargs)
+        if int(chunk_patterns) < 1:
+            raise FlywheelError(f"chunk_patterns must be at least 1, got {chunk_patterns}")
         self.chunk_patterns = int(chunk_patterns)
         self._fit_counts: np.ndarray | None = None
 
@@ -145,8 +148,10 @@ class PatternLabelModel(LabelModel):
             )
         finally:
             self._fit_counts = None
-        # Coverage weighted by counts (the parent computed it over distinct patterns).
-        self.coverage = (w @ (L != -1).astype(np.int64)) / w.sum()
+        # Coverage weighted by counts (the parent computed it over distinct patterns); one
+        # column at a time, so no [p, m] int64 temporary.
+        voted = np.array([w[L[:, j] != -1].sum() for j in range(L.shape[1])], dtype=np.int64)
+        self.coverage = voted / w.sum()
         return self
 
     def predict_proba_patterns(self, patterns: np.ndarray) -> np.ndarray:
@@ -161,8 +166,31 @@ class PatternLabelModel(LabelModel):
         -------
         np.ndarray
             ``[p, cardinality]`` probabilities; column 1 is ``P(good)`` for binary tasks.
+
+        Notes
+        -----
+        Computed ``chunk_patterns`` rows at a time: :meth:`LabelModel.predict_proba` builds
+        dense ``[rows, m * cardinality]`` float64 matrices, which for hundreds of thousands of
+        distinct patterns would otherwise dominate peak memory. Rows are independent, so the
+        result does not depend on the chunk size.
         """
-        return self.predict_proba(np.asarray(patterns, dtype=np.int64))
+        L = np.asarray(patterns)
+        if not np.issubdtype(L.dtype, np.integer):
+            L = L.astype(np.int64)
+        if L.ndim != 2:
+            raise FlywheelError(f"vote patterns must be a 2-D matrix, got shape {L.shape}")
+        n_fit = getattr(self, "n", None)  # predict_proba resets n to its input's row count
+        try:
+            blocks = [
+                self.predict_proba(L[start : start + self.chunk_patterns])
+                for start in range(0, L.shape[0], self.chunk_patterns)
+            ]
+        finally:
+            if n_fit is not None:
+                self.n = n_fit
+        if not blocks:
+            return np.zeros((0, self.cardinality))
+        return np.concatenate(blocks, axis=0)
 
     def final_loss(self) -> float:
         """Return the training objective at the fitted parameters (with the fit's ``l2``).
@@ -179,7 +207,9 @@ class PatternLabelModel(LabelModel):
 def _check_patterns(
     patterns: np.ndarray, counts: np.ndarray, cardinality: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate and normalise ``(patterns, counts)`` to int64 arrays."""
+    """Validate ``(patterns, counts)``: votes as the smallest integer type that holds them
+    (int8 for binary tasks: a [p, m] int64 copy of hundreds of thousands of patterns would
+    cost more than the model), counts as int64."""
     L = np.asarray(patterns)
     w = np.asarray(counts)
     if L.ndim != 2:
@@ -198,12 +228,12 @@ def _check_patterns(
     integral = np.issubdtype(L.dtype, np.integer) and np.issubdtype(w.dtype, np.integer)
     if not integral and not (np.all(np.mod(L, 1) == 0) and np.all(np.mod(w, 1) == 0)):
         raise FlywheelError("vote patterns and counts must be integers")
-    L = L.astype(np.int64)
-    w = w.astype(np.int64)
-    if L.min() < -1 or L.max() > cardinality - 1:
+    if L.min() < -1 or L.max() > cardinality - 1:  # before narrowing the type
         raise FlywheelError(
             f"LF votes must be in {{-1, ..., {cardinality - 1}}}, found {L.min()}..{L.max()}"
         )
+    L = L.astype(np.int8 if cardinality <= 127 else np.int64, copy=False)
+    w = w.astype(np.int64)
     if w.min() <= 0:
         raise FlywheelError("pattern counts must be positive")
     return L, w

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import snorkel
+import torch
 
-from flywheel import label_job
+from flywheel import __version__ as flywheel_version
+from flywheel import cli, label_job, metrics
 from flywheel.errors import FlywheelError
 from flywheel.label_job import LabelJobConfig, run_label_job
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # task -> (number of rows, [(accuracy, coverage) per LF])
 TASKS = {
@@ -93,17 +104,18 @@ def test_job_writes_label_tables(con):
 
     cols = lambda t: [r[0] for r in con.execute(f"describe {t}").fetchall()]  # noqa: E731
     assert cols("label_model_runs") == [
-        "run_id", "label_task", "fitted_at", "n_rows", "n_patterns", "n_lfs", "lf_columns",
-        "class_balance_good", "class_balance_source", "seed", "n_epochs", "lr", "l2",
-        "train_loss", "n_rated", "accuracy_vs_ratings", "snorkel_version", "torch_version",
-        "flywheel_version",
+        "run_id", "label_task", "fitted_at", "votes_table", "n_rows", "n_patterns", "n_lfs",
+        "lf_columns", "class_balance_good", "class_balance_source", "seed", "n_epochs", "lr",
+        "l2", "train_loss", "n_rated", "accuracy_vs_ratings", "auc_vs_ratings",
+        "majority_accuracy_vs_ratings", "snorkel_version", "torch_version", "numpy_version",
+        "duckdb_version", "flywheel_version",
     ]  # fmt: skip
     assert cols("label_model_lf_weights") == [
         "run_id", "label_task", "lf_name", "coverage", "learned_accuracy",
         "p_good_vote_given_good", "p_bad_vote_given_bad", "p_abstain_given_good",
         "p_abstain_given_bad",
     ]  # fmt: skip
-    expected_cols = ["run_id", "label_task", *LF_COLUMNS, "n_outputs", "p_good"]
+    expected_cols = ["run_id", "label_task", *LF_COLUMNS, "n_outputs", "p_good", "p_good_majority"]
     assert cols("label_model_patterns") == expected_cols
     types = {r[0]: r[1] for r in con.execute("describe label_model_patterns").fetchall()}
     assert types["lf_code_0"] == "INTEGER" and types["n_outputs"] == "BIGINT"
@@ -148,18 +160,36 @@ def test_job_writes_label_tables(con):
 
 
 def test_rerun_is_deterministic_and_replaces_patterns(con):
-    run_label_job(con, CFG)
-    first = table(con, "label_model_patterns", "label_task, n_outputs, p_good").drop(
-        columns="run_id"
+    def snapshot() -> dict[str, pd.DataFrame]:
+        return {
+            "runs": table(con, "label_model_runs", "label_task"),
+            "weights": table(con, "label_model_lf_weights", "label_task, lf_name"),
+            "patterns": table(con, "label_model_patterns"),
+        }
+
+    first_runs = run_label_job(con, CFG)
+    first = snapshot()
+    second_runs = run_label_job(con, CFG)
+    second = snapshot()
+    # Identical except run_id and fitted_at; the runs table keeps both runs.
+    new_run = second["runs"]["run_id"] == second_runs[0].run_id
+    assert new_run.sum() == 2 and (second["runs"]["run_id"] == first_runs[0].run_id).sum() == 2
+    volatile = ["run_id", "fitted_at"]
+    pd.testing.assert_frame_equal(
+        first["runs"].drop(columns=volatile).reset_index(drop=True),
+        second["runs"][new_run].drop(columns=volatile).reset_index(drop=True),
     )
-    run_label_job(con, CFG)
-    second = table(con, "label_model_patterns", "label_task, n_outputs, p_good").drop(
-        columns="run_id"
+    new_weights = second["weights"]["run_id"] == second_runs[0].run_id
+    pd.testing.assert_frame_equal(
+        first["weights"].drop(columns="run_id").reset_index(drop=True),
+        second["weights"][new_weights].drop(columns="run_id").reset_index(drop=True),
     )
-    pd.testing.assert_frame_equal(first, second)
-    runs = con.execute("select count(distinct run_id), count(*) from label_model_runs")
-    assert runs.fetchone() == (2, 4)
-    assert con.execute("select count(distinct run_id) from label_model_patterns").fetchone() == (1,)
+    pd.testing.assert_frame_equal(
+        first["patterns"].drop(columns="run_id"), second["patterns"].drop(columns="run_id")
+    )
+    assert con.execute("select count(distinct run_id) from label_model_patterns").fetchall() == [
+        (1,)
+    ]
 
 
 def test_subset_of_tasks_keeps_other_labels(con):
@@ -265,6 +295,55 @@ def test_no_gold_column(con):
             LabelJobConfig(tasks=("search_result",)),
             r"'search_result' has 1 LF columns",
         ),
+        # Any votes table: the column options and what goes wrong with them.
+        (None, LabelJobConfig(id_column="event_id"), r"column 'event_id' not found.*--id-column"),
+        (None, LabelJobConfig(task_column="product"), r"'product' not found.*--task-column"),
+        (None, LabelJobConfig(lf_prefix="vote_"), r"no LF columns \(named vote_\*\).*--lf-prefix"),
+        (None, LabelJobConfig(lf_prefix=""), "LF column prefix is empty"),
+        (None, LabelJobConfig(task_column=None, task_name=""), "task name is empty"),
+        (
+            None,
+            LabelJobConfig(task_column=None, tasks=("code_suggestion",)),
+            r"unknown task\(s\) code_suggestion: without a task column .* 'default'",
+        ),
+        (
+            None,
+            LabelJobConfig(task_column=None, lf_prefix="lf_chat_1"),
+            r"task 'default' has 1 LF columns \(lf_chat_1\*\).*at least 3",
+        ),
+        (
+            None,
+            LabelJobConfig(tasks_table=None, lf_prefix="lf_code_1"),
+            r"has 1 LF columns \(lf_code_1\*\)",
+        ),
+        (
+            None,
+            LabelJobConfig(tasks_table="", tasks=("search_result",)),
+            r"no rows for task\(s\) search_result in column label_task .*chat_response",
+        ),
+        (
+            "update fct_lf_votes set label_task = null",
+            LabelJobConfig(tasks_table=None),
+            "label_task of main.fct_lf_votes is NULL on every row",
+        ),
+        (
+            "drop table label_tasks",
+            CFG,
+            r"label_tasks not found: .* --tasks-table ''",
+        ),
+        (
+            "alter table fct_lf_votes add column p_good INTEGER default -1",
+            LabelJobConfig(lf_prefix="p_"),
+            "LF column p_good .* clashes with a column of label_model_patterns",
+        ),
+        (
+            "update fct_lf_votes set lf_code_0 = -1, lf_code_1 = -1, lf_code_2 = -1, "
+            "lf_code_3 = -1, lf_code_4 = -1",
+            LabelJobConfig(tasks=("code_suggestion",)),
+            "every lf_code_\\* LF abstains on every row of task 'code_suggestion'",
+        ),
+        (None, LabelJobConfig(memory_limit="lots"), "invalid memory limit 'lots'"),
+        (None, LabelJobConfig(chunk_patterns=0), "chunk_patterns must be at least 1"),
     ],
 )
 def test_user_errors(con, setup, config, match):
@@ -330,3 +409,341 @@ def test_file_database_and_schema(tmp_path):
             "select sum(n_outputs) from analytics.label_model_patterns"
         ).fetchone()
     assert n == (5000,)
+
+
+# --- what a run records ------------------------------------------------------------------
+
+
+def _join_on(columns: list[str]) -> str:
+    return " and ".join(f"p.{c} = v.{c}" for c in ["label_task", *columns])
+
+
+def test_runs_record_versions_settings_and_metrics(con):
+    runs = {r.label_task: r for r in run_label_job(con, CFG)}
+    stored = table(con, "label_model_runs", "label_task")
+    assert not stored.drop(columns=["accuracy_vs_ratings", "auc_vs_ratings"]).isna().any().any()
+    for row in stored.itertuples():
+        assert row.votes_table == "main.fct_lf_votes"
+        assert row.lf_columns == ",".join(runs[row.label_task].lf_columns)
+        assert (row.seed, row.n_epochs, row.lr, row.l2) == (123, 100, 0.01, 0.0)
+        assert (row.snorkel_version, row.torch_version) == (snorkel.__version__, torch.__version__)
+        assert (row.numpy_version, row.duckdb_version) == (np.__version__, duckdb.__version__)
+        assert row.flywheel_version == flywheel_version
+        assert row.n_patterns == runs[row.label_task].n_patterns > 10
+        assert np.isfinite(row.train_loss)
+
+    # The metrics against explicit ratings, computed from patterns, equal per-output scoring.
+    on = _join_on(LF_COLUMNS)
+    for task, run in runs.items():
+        rated = con.execute(
+            f"""
+            select p.p_good, coalesce(p.p_good_majority, 0.5) as p_majority, v.explicit_label
+            from fct_lf_votes v join label_model_patterns p on {on}
+            where v.label_task = ? and v.explicit_label is not null
+            """,
+            [task],
+        ).df()
+        assert run.n_rated == len(rated) > 100
+        y = rated["explicit_label"].astype(int)
+        assert run.accuracy_vs_ratings == pytest.approx(metrics.accuracy(rated["p_good"], y))
+        assert run.auc_vs_ratings == pytest.approx(metrics.auc(rated["p_good"], y))
+        assert run.majority_accuracy_vs_ratings == pytest.approx(
+            metrics.accuracy(rated["p_majority"], y)
+        )
+        assert run.auc_vs_ratings > 0.8
+
+
+def test_majority_vote_per_pattern_over_the_tasks_lfs(con):
+    # A code LF voting on chat rows must not count in the chat majority (chat's LFs are
+    # lf_chat_* by the registry), though it is part of the pattern.
+    con.execute(
+        "update fct_lf_votes set lf_code_0 = 1 "
+        "where label_task = 'chat_response' and output_id like '%3'"
+    )
+    run_label_job(con, CFG)
+    patterns = table(con, "label_model_patterns")
+    for task, prefix in PREFIX.items():
+        rows = patterns[patterns["label_task"] == task]
+        votes = rows[[c for c in LF_COLUMNS if c.startswith(prefix)]].to_numpy()
+        voted = (votes != -1).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = np.where(voted > 0, (votes == 1).sum(axis=1) / voted, np.nan)
+        got = rows["p_good_majority"].to_numpy(dtype=float, na_value=np.nan)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+        assert np.isnan(got).any() and not np.isnan(got).all()  # NULL exactly when all abstain
+    chat = patterns[patterns["label_task"] == "chat_response"]
+    assert (chat["lf_code_0"] == 1).any()
+    assert con.execute(
+        "select typeof(p_good_majority) from label_model_patterns limit 1"
+    ).fetchall() == [("DOUBLE",)]
+
+
+def test_old_runs_table_gains_new_columns(con):
+    con.execute("create table label_model_runs (run_id VARCHAR, label_task VARCHAR, n_rows BIGINT)")
+    con.execute("insert into label_model_runs values ('old', 'chat_response', 7)")
+    runs = run_label_job(con, CFG)
+    stored = table(con, "label_model_runs", "run_id")
+    assert len(stored) == 3 and "duckdb_version" in stored.columns
+    old = stored[stored["run_id"] == "old"].iloc[0]
+    assert old["n_rows"] == 7 and pd.isna(old["duckdb_version"])
+    assert set(stored["run_id"]) == {"old", runs[0].run_id}
+
+
+def test_memory_limit_is_set_and_restored(con, monkeypatch):
+    def setting() -> str:
+        return con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+
+    seen = []
+    original = label_job._fetch_patterns
+
+    def spy(connection, *args):
+        seen.append(setting())
+        return original(connection, *args)
+
+    monkeypatch.setattr(label_job, "_fetch_patterns", spy)
+    default = setting()
+    run_label_job(con, LabelJobConfig(n_epochs=20, memory_limit="512MiB"))
+    assert seen == ["512.0 MiB"] and setting() == default  # the default comes back exactly
+    con.execute("set memory_limit = '3GB'")
+    run_label_job(con, LabelJobConfig(n_epochs=20, memory_limit="256MiB"))
+    assert seen[-1] == "256.0 MiB" and setting() in ("2.7 GiB", "2.6 GiB")  # as reported
+
+
+# --- any votes table ---------------------------------------------------------------------
+
+TEAM_COLUMNS = {f"lf_code_{i}": f"vote_{name}" for i, name in enumerate("abcde")}
+
+
+def make_team_votes(con: duckdb.DuckDBPyConnection) -> None:
+    """A votes table computed elsewhere: its own id, LF names, rating and no task column."""
+    renamed = ", ".join(f"{old} as {new}" for old, new in TEAM_COLUMNS.items())
+    con.execute(
+        f"""
+        create table team_votes as
+        select output_id as event_key, explicit_label as thumbs, {renamed}, 'ignored' as note
+        from fct_lf_votes where label_task = 'code_suggestion'
+        """
+    )
+
+
+TEAM_CFG = LabelJobConfig(
+    votes_table="team_votes",
+    tasks_table="no_such_registry",  # not read without a task column
+    id_column="event_key",
+    task_column=None,
+    task_name="ide",
+    lf_prefix="vote_",
+    gold_column="thumbs",
+    n_epochs=100,
+)
+
+
+def test_votes_table_without_task_column_is_one_task(con):
+    make_team_votes(con)
+    (run,) = run_label_job(con, TEAM_CFG)
+    assert (run.label_task, run.n_rows, run.n_lfs) == ("ide", 3000, 5)
+    assert run.lf_columns == tuple(TEAM_COLUMNS.values())
+    assert run.votes_table == "main.team_votes" and run.n_rated > 0
+    team = table(con, "label_model_patterns")
+    assert list(team.columns) == [
+        "run_id", "label_task", *TEAM_COLUMNS.values(), "n_outputs", "p_good", "p_good_majority"
+    ]  # fmt: skip
+    assert set(team["label_task"]) == {"ide"} and team["n_outputs"].sum() == 3000
+
+    # The same votes under the registry (fct_lf_votes, task code_suggestion) give the same
+    # model: identical P(good) per pattern.
+    (reference,) = run_label_job(con, LabelJobConfig(n_epochs=100, tasks=("code_suggestion",)))
+    ref = table(con, "label_model_patterns").rename(
+        columns={old: new for old, new in TEAM_COLUMNS.items()}
+    )
+    assert reference.n_patterns == run.n_patterns
+    keys = list(TEAM_COLUMNS.values())
+    merged = team.merge(ref, on=keys, suffixes=("_team", "_ref"), validate="one_to_one")
+    assert len(merged) == len(team)
+    np.testing.assert_array_equal(merged["p_good_team"], merged["p_good_ref"])
+    np.testing.assert_array_equal(merged["n_outputs_team"], merged["n_outputs_ref"])
+    assert reference.accuracy_vs_ratings == run.accuracy_vs_ratings
+
+
+def test_empty_strings_mean_none(con):
+    make_team_votes(con)
+    config = LabelJobConfig(
+        votes_table="team_votes", id_column="event_key", task_column="", tasks_table="",
+        lf_prefix="vote_", gold_column="", n_epochs=20,
+    )  # fmt: skip
+    (run,) = run_label_job(con, config)
+    assert (run.label_task, run.n_rated, run.accuracy_vs_ratings) == ("default", 0, None)
+
+
+def test_task_column_without_registry_uses_every_lf(con):
+    con.execute("drop table label_tasks")
+    con.execute("insert into fct_lf_votes by name select 'x-1' as output_id")  # NULL task: skipped
+    con.execute(
+        "update fct_lf_votes set " + ", ".join(f"{c} = -1" for c in LF_COLUMNS)
+        + " where label_task is null"
+    )  # fmt: skip
+    runs = run_label_job(con, LabelJobConfig(tasks_table=None, n_epochs=100))
+    assert [r.label_task for r in runs] == ["chat_response", "code_suggestion"]
+    assert all(r.lf_columns == tuple(LF_COLUMNS) and r.n_lfs == 10 for r in runs)
+    assert [r.n_rows for r in runs] == [2000, 3000]
+    got = con.execute(
+        "select label_task, sum(n_outputs), min(p_good), max(p_good) "
+        "from label_model_patterns group by all order by all"
+    ).fetchall()
+    assert [(t, n) for t, n, _, _ in got] == [("chat_response", 2000), ("code_suggestion", 3000)]
+    assert all(0 <= lo < 0.5 < hi <= 1 for _, _, lo, hi in got)
+    # An LF that never votes on a task has no learned accuracy there.
+    weights = con.execute(
+        "select label_task, lf_name, coverage, learned_accuracy from label_model_lf_weights"
+    ).fetchall()
+    assert len(weights) == 20
+    for task, lf, coverage, learned in weights:
+        assert (learned is None) == (coverage == 0) == (not lf.startswith(PREFIX[task])), lf
+    # Outputs still get good labels (the other tasks' LFs abstain on them).
+    on = _join_on(LF_COLUMNS)
+    accuracy = con.execute(
+        f"select avg(((p.p_good > 0.5)::int = v.true_label)::int) "
+        f"from fct_lf_votes v join label_model_patterns p on {on}"
+    ).fetchall()[0][0]
+    assert accuracy > 0.75
+
+    (only,) = run_label_job(
+        con, LabelJobConfig(tasks_table=None, tasks=("code_suggestion",), n_epochs=20)
+    )
+    assert only.label_task == "code_suggestion" and only.n_rows == 3000
+
+
+# --- through the command line ------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project directory (what load_project reads) and a warehouse file with votes."""
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as connection:
+        make_warehouse(connection)
+        make_team_votes(connection)
+    # load_project exports the path; setenv makes monkeypatch remove it after the test.
+    monkeypatch.setenv("FLYWHEEL_DUCKDB_PATH", str(db))
+    return tmp_path, db
+
+
+def run_cli(capsys, project_dir: Path, db: Path, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = cli.main(["label", "--project-dir", str(project_dir), "--db", str(db), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_labels_a_team_votes_table(project, capsys):
+    project_dir, db = project
+    code, out, err = run_cli(
+        capsys, project_dir, db,
+        "--votes-table", "team_votes", "--id-column", "event_key", "--task-column", "",
+        "--task-name", "ide", "--lf-prefix", "vote_", "--gold-column", "thumbs",
+        "--tasks-table", "", "--epochs", "50", "--label-seed", "5", "--memory-limit", "1GB",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert "ide: 3,000 outputs" in out
+    with duckdb.connect(str(db), read_only=True) as connection:
+        stored = connection.execute(
+            "select label_task, n_rows, n_lfs, seed, n_epochs, votes_table from label_model_runs"
+        ).fetchall()
+    assert stored == [("ide", 3000, 5, 5, 50, "main.team_votes")]
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "match"),
+    [
+        (None, ["--votes-table", "nope"], r"table main\.nope not found"),
+        (
+            "update fct_lf_votes set lf_code_2 = 7 where output_id = 'code-5'",
+            [],
+            r"LF column lf_code_2 .* 1 NULL or out-of-range",
+        ),
+        (None, ["--lf-prefix", "vote_"], r"no LF columns \(named vote_\*\)"),
+        (None, ["--task", "chat_response", "--min-rows", "2001"], r"has 2000 rows"),
+        (
+            "update team_votes set vote_a = -1, vote_b = -1, vote_c = -1, vote_d = -1, vote_e = -1",
+            [
+                "--votes-table",
+                "team_votes",
+                "--id-column",
+                "event_key",
+                "--task-column",
+                "",
+                "--lf-prefix",
+                "vote_",
+                "--gold-column",
+                "",
+            ],
+            r"every vote_\* LF abstains on every row of task 'default'",
+        ),  # fmt: skip
+        (None, ["--tasks-table", "", "--lf-prefix", "lf_chat_1"], "has 1 LF columns"),
+        (None, ["--class-balance", "0.7", "--epochs", "0"], "n_epochs must be at least 1"),
+    ],
+)
+def test_cli_user_errors_exit_2_with_one_line(project, capsys, setup, args, match):
+    project_dir, db = project
+    if setup:
+        with duckdb.connect(str(db)) as connection:
+            connection.execute(setup)
+    code, out, err = run_cli(capsys, project_dir, db, *args)
+    assert code == 2 and out == ""
+    assert err.startswith("flywheel: error: ") and err.count("\n") == 1, err
+    assert re.search(match, err), err
+    assert "Traceback" not in err
+
+
+HOLD_LOCK = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("create table if not exists held (x integer)")
+print("locked", flush=True)
+sys.stdin.read()  # hold the write lock until the test closes stdin
+con.close()
+"""
+
+
+def test_cli_reports_a_locked_warehouse(project, capsys):
+    project_dir, db = project
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code, out, err = run_cli(capsys, project_dir, db, "--epochs", "20")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("flywheel: error: ")
+    assert "locked" in err and str(db.resolve()) in err, err
+    # Once the other process is gone, the same command works.
+    code, out, err = run_cli(capsys, project_dir, db, "--epochs", "20")
+    assert (code, err) == (0, "")
+
+
+def test_cli_label_options_map_to_the_config():
+    def config(*argv: str) -> LabelJobConfig:
+        return cli._label_config(cli.build_parser().parse_args(["label", *argv]), "analytics")
+
+    default = config()
+    assert default == LabelJobConfig(schema="analytics", memory_limit="256MB")
+    custom = config(
+        "--votes-table", "v", "--tasks-table", "", "--id-column", "key", "--task-column", "",
+        "--task-name", "ide", "--lf-prefix", "vote_", "--gold-column", "", "--memory-limit",
+        "none", "--task", "ide", "--class-balance", "0.3", "--min-rows", "5",
+    )  # fmt: skip
+    assert custom == LabelJobConfig(
+        schema="analytics", votes_table="v", tasks_table=None, id_column="key",
+        task_column=None, task_name="ide", lf_prefix="vote_", gold_column=None,
+        memory_limit=None, tasks=("ide",), class_balance=0.3, min_rows=5,
+    )  # fmt: skip
+    assert config("--memory-limit", "2GB").memory_limit == "2GB"

@@ -113,6 +113,8 @@ def test_fewer_than_three_lfs_rejected():
     ("patterns", "counts", "match"),
     [
         (np.array([[1, 0, 2]]), np.array([1]), "LF votes must be in"),
+        (np.array([[1, 0, 255]]), np.array([1]), "LF votes must be in"),  # no int8 wrap-around
+        (np.array([[1.0, 0.5, -1.0]]), np.array([1]), "must be integers"),
         (np.array([[1, 0, -1]]), np.array([0]), "counts must be positive"),
         (np.array([[1, 0, -1]]), np.array([1, 2]), "one entry per pattern"),
     ],
@@ -120,3 +122,19 @@ def test_fewer_than_three_lfs_rejected():
 def test_bad_inputs_rejected(patterns, counts, match):
     with pytest.raises(FlywheelError, match=match):
         PatternLabelModel().fit_patterns(patterns, counts, seed=1)
+
+
+def test_chunked_predict_equals_unchunked(votes):
+    L, _ = votes
+    patterns, counts = np.unique(L, axis=0, return_counts=True)
+    pm = PatternLabelModel(chunk_patterns=5).fit_patterns(patterns, counts, **SETTINGS)
+    chunked = pm.predict_proba_patterns(patterns)
+    assert pm.n == L.shape[0]  # predicting does not change the fitted row count
+    whole = LabelModel.predict_proba(pm, patterns)  # the parent, in one block
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
+    assert pm.predict_proba_patterns(patterns[:0]).shape == (0, 2)
+
+
+def test_chunk_size_must_be_positive():
+    with pytest.raises(FlywheelError, match="chunk_patterns must be at least 1"):
+        PatternLabelModel(chunk_patterns=0)
