@@ -555,7 +555,8 @@ def _lf_section(con: duckdb.DuckDBPyConnection, schema: str) -> str:
 
 def _learned_accuracies(
     con: duckdb.DuckDBPyConnection, schema: str
-) -> dict[tuple[str, str], float]:
+) -> dict[tuple[str, str], float | None]:
+    """Learned accuracy per (task, LF) of the latest run; None for an LF that never votes."""
     if not _has_table(con, schema, "label_model_lf_weights") or not _has_table(
         con, schema, "label_model_runs"
     ):
