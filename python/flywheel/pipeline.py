@@ -14,7 +14,8 @@ from flywheel.project import Project
 from flywheel.summary import TaskSummary, summarize
 
 SAMPLE_DIR = Path("data") / "sample"
-LABEL_DEPENDENTS = "probabilistic_labels+"
+#: selectors.yml: what the label job reads, and what is built from its tables
+BEFORE_LABELS, AFTER_LABELS = "before_labels", "after_labels"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def run_pipeline(
 
     dbt_vars = {"flywheel__events_path": str(events_path.resolve())}
     step(f"dbt build: staging, sessions, signals, votes -> {project.db_path}")
-    run_dbt(project, ["build", "--exclude", LABEL_DEPENDENTS], dbt_vars=dbt_vars, echo=echo)
+    run_dbt(project, ["build", "--selector", BEFORE_LABELS], dbt_vars=dbt_vars, echo=echo)
 
     config = label_config or LabelJobConfig(schema=project.schema)
     step("label job: fitting one label model per task on vote patterns")
@@ -93,7 +94,7 @@ def run_pipeline(
         )
 
     step("dbt build: probabilistic labels and what depends on them")
-    run_dbt(project, ["build", "--select", LABEL_DEPENDENTS], dbt_vars=dbt_vars, echo=echo)
+    run_dbt(project, ["build", "--selector", AFTER_LABELS], dbt_vars=dbt_vars, echo=echo)
 
     con = project.connect()
     try:

@@ -16,7 +16,15 @@ from flywheel.project import Project, load_project
 from flywheel.simulate import SimulationResult, simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_ITEMS = ["dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests"]
+PROJECT_ITEMS = [
+    "dbt_project.yml",
+    "profiles.yml",
+    "selectors.yml",
+    "models",
+    "macros",
+    "seeds",
+    "tests",
+]
 #: size of the simulated stream the functional tests share (about 23k outputs)
 FUNCTIONAL_N_EVENTS = 60_000
 FUNCTIONAL_SEED = 11
