@@ -1,21 +1,22 @@
 {#-
-    Generic test on a votes table: every labeling-function column (name starts with `prefix`)
-    is never null and only holds -1 (abstain), 0 (bad) or 1 (good). Fails with one row per
-    offending (column, value) pair, and when the table has no LF column at all.
+    Generic test on fct_lf_votes: every labeling function of `lf_definitions()` is a column that
+    is never null and holds only -1 (abstain) or the LF's own vote (1 good / 0 bad), and only on
+    its own task's outputs. Fails with one row per offending (LF, vote) pair.
 -#}
-{% test valid_lf_votes(model, prefix='lf_') %}
-    {%- set lf_names = flywheel.lf_columns(model, prefix) -%}
-    {%- if lf_names %}
-    {%- for lf in lf_names %}
-    select '{{ lf }}' as lf_name, {{ lf }} as invalid_vote, count(*) as n_rows
+{% test valid_lf_votes(model) %}
+    {%- set lfs = flywheel.lf_definitions() %}
+    {%- for lf in lfs %}
+    select
+        '{{ lf.name }}' as lf_name,
+        {{ lf.name }} as invalid_vote,
+        count(*) as n_rows
     from {{ model }}
-    where {{ lf }} is null or {{ lf }} not in (-1, 0, 1)
-    group by {{ lf }}
+    where {{ lf.name }} is null
+        or {{ lf.name }} not in (-1, {{ lf.vote }})
+        or ({{ lf.name }} != -1 and label_task != '{{ lf.label_task }}')
+    group by {{ lf.name }}
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
-    {%- else %}
-    select 'no column starting with {{ prefix }}' as lf_name, null as invalid_vote, 0 as n_rows
-    {%- endif %}
 {% endtest %}

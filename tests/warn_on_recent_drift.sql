@@ -16,4 +16,4 @@ select drift.*
 from drift
 cross join latest
 where drift.is_flagged
-    and drift.shown_date > {{ dbt.dateadd('day', -1 * var('flywheel__drift_recent_days', 2), 'latest.last_day') }}
+    and drift.shown_date > {{ dbt.dateadd('day', -1 * var('flywheel__drift_recent_days'), 'latest.last_day') }}

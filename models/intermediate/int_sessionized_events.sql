@@ -27,7 +27,7 @@ flagged as (
         case
             when previous_occurred_at is null then 1
             when {{ flywheel.seconds_between('previous_occurred_at', 'occurred_at') }}
-                > {{ var('flywheel__session_gap_minutes', 30) }} * 60 then 1
+                > {{ var('flywheel__session_gap_minutes') }} * 60 then 1
             else 0
         end as is_session_start
     from with_previous

@@ -34,8 +34,8 @@ candidate_pairs as (
     inner join request_tokens as later
         on asked.user_id = later.user_id
         and asked.token = later.token
-        and later.requested_at >= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_min_hours', 1), 'asked.requested_at') }}
-        and later.requested_at <= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_max_hours', 72), 'asked.requested_at') }}
+        and later.requested_at >= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_min_hours'), 'asked.requested_at') }}
+        and later.requested_at <= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_max_hours'), 'asked.requested_at') }}
     group by asked.request_id, later.request_id
 ),
 
@@ -43,7 +43,7 @@ similar_pairs as (
     select *
     from candidate_pairs
     where n_shared_tokens * 1.0 / (n_asked_tokens + n_later_tokens - n_shared_tokens)
-        >= {{ var('flywheel__rephrase_similarity', 0.5) }}
+        >= {{ var('flywheel__rephrase_similarity') }}
 ),
 
 final as (

@@ -8,11 +8,12 @@ table (see :class:`LabelJobConfig` and ``flywheel label --help``).
 
 Which LFs belong to which task:
 
-* with a task column and a task registry (``label_tasks``: ``label_task``, ``lf_prefix``), the
-  tasks are the registry's rows and a task's LFs are the LF columns starting with its
-  ``lf_prefix``;
-* with a task column and no registry (``tasks_table=None``), the tasks are the distinct
-  non-NULL values of the task column and every task uses every LF column;
+* with a task column and an LF registry (``lf_registry``: ``lf_name``, ``label_task``, built by
+  dbt from the one list of labeling functions), the tasks are the registry's tasks and a task's
+  LFs are its registry rows;
+* with a task column and no registry (``registry_table=None``), the tasks are the distinct
+  non-NULL values of the task column and every task uses every LF column (named
+  ``lf_prefix*``);
 * without a task column (``task_column=None``), the whole table is one task, named
   ``task_name``, with every LF column.
 
@@ -20,7 +21,8 @@ The job then
 
 1. reads the distinct vote patterns with their counts in ONE ``group by`` query over the
    votes table (it never pulls one row per output: memory depends on the number of distinct
-   patterns, not of outputs), with the majority vote of each pattern computed in that SQL,
+   patterns, not of outputs), with the majority vote of each pattern when the votes table has
+   one (``p_good_majority``: computed once, by the votes model),
 2. fits a :class:`~flywheel.labelmodel.PatternLabelModel` per task on the task's LF columns,
    weighted by the counts (exactly the fit on the full vote matrix),
 3. computes ``p_good = P(output is good | votes)`` for every pattern,
@@ -33,7 +35,7 @@ and writes, in ONE transaction (a failure leaves the previous labels intact):
 * ``label_model_lf_weights`` -- one row per task and LF per run (appended);
 * ``label_model_patterns`` -- the current labels: one row per distinct vote pattern of a
   task: ``run_id``, ``label_task`` (the task column's value, or ``task_name``), every LF
-  column of the votes table, ``n_outputs``, ``p_good`` and ``p_good_majority``. Rows of
+  column of the votes table, ``n_outputs`` and ``p_good``. Rows of
   re-fitted tasks are replaced; if the LF column set changed the table is recreated, which
   drops the (now stale) labels of tasks not fitted in this run.
 
@@ -60,13 +62,17 @@ import torch
 from flywheel import __version__ as FLYWHEEL_VERSION
 from flywheel.errors import FlywheelError
 from flywheel.labelmodel import DEFAULT_CHUNK_PATTERNS, MIN_LFS, PatternLabelModel
+from flywheel.warehouse import qualified as _qualified
+from flywheel.warehouse import quote_identifier as _q
+from flywheel.warehouse import quote_literal as _literal
+from flywheel.warehouse import table_columns as _table_columns
 
 LF_PREFIX = "lf_"
 DEFAULT_TASK_NAME = "default"
 RUNS_TABLE = "label_model_runs"
 WEIGHTS_TABLE = "label_model_lf_weights"
 PATTERNS_TABLE = "label_model_patterns"
-PATTERN_COLUMNS = ("run_id", "label_task", "n_outputs", "p_good", "p_good_majority")
+PATTERN_COLUMNS = ("run_id", "label_task", "n_outputs", "p_good")
 """Non-LF columns of ``label_model_patterns``: no LF column may have one of these names."""
 
 _INTEGER_TYPES = {
@@ -104,10 +110,11 @@ class LabelJobConfig:
     votes_table
         One row per model output with integer LF vote columns in {-1, 0, 1} (named
         ``lf_prefix*``). Any table with that shape works, not only ``fct_lf_votes``.
-    tasks_table
-        Task registry with ``label_task`` and ``lf_prefix`` columns; a task's LFs are the LF
-        columns starting with its ``lf_prefix``. None (or ``''``): no registry, every task
-        uses every LF column. Not read when there is no task column.
+    registry_table
+        LF registry with ``lf_name`` and ``label_task`` columns (``lf_registry``, built by dbt
+        from the one list of labeling functions): a task's LFs are the registry's rows for it,
+        in the votes table's column order. None (or ``''``): no registry, every task uses every
+        LF column (named ``lf_prefix*``). Not read when there is no task column.
     id_column
         Output id column of the votes table (checked to exist; one row per output is
         assumed, not checked).
@@ -121,6 +128,10 @@ class LabelJobConfig:
     gold_column
         Explicit user rating (1 good / 0 bad / NULL), used for ``class_balance='ratings'``
         and the ``*_vs_ratings`` metrics; None (or ``''``) if there is none.
+    majority_column
+        Column of the votes table holding each output's majority-vote P(good) (computed once,
+        in SQL, by the votes model), used for ``majority_accuracy_vs_ratings``; None (or
+        ``''``) if there is none (the metric is then NULL).
     seed, n_epochs, lr, l2
         Label model training settings.
     class_balance
@@ -143,12 +154,13 @@ class LabelJobConfig:
 
     schema: str = "main"
     votes_table: str = "fct_lf_votes"
-    tasks_table: str | None = "label_tasks"
+    registry_table: str | None = "lf_registry"
     id_column: str = "output_id"
     task_column: str | None = "label_task"
     task_name: str = DEFAULT_TASK_NAME
     lf_prefix: str = LF_PREFIX
     gold_column: str | None = "explicit_label"
+    majority_column: str | None = "p_good_majority"
     seed: int = 123
     n_epochs: int = 500
     lr: float = 0.01
@@ -247,19 +259,31 @@ def run_label_job(
         (config.id_column, "--id-column"),
         (config.task_column, "--task-column ('' for none)"),
         (config.gold_column, "--gold-column ('' for none)"),
+        (config.majority_column, "--majority-column ('' for none)"),
     ):
         if col is not None and col not in votes_cols:
             raise FlywheelError(
                 f"column {col!r} not found in {votes_name}: rebuild it with `dbt build` or "
                 f"name the right column with {option}"
             )
-    special = {config.id_column, config.task_column, config.gold_column}
-    lf_columns = [c for c in votes_cols if c.startswith(config.lf_prefix) and c not in special]
-    if not lf_columns:
-        raise FlywheelError(
-            f"no LF columns (named {config.lf_prefix}*) in {votes_name}: add labeling "
-            "functions to the votes model and run `dbt build`, or set --lf-prefix"
-        )
+    special = {config.id_column, config.task_column, config.gold_column, config.majority_column}
+    registry = _read_registry(con, config)
+    if registry is None:
+        lf_columns = [c for c in votes_cols if c.startswith(config.lf_prefix) and c not in special]
+        if not lf_columns:
+            raise FlywheelError(
+                f"no LF columns (named {config.lf_prefix}*) in {votes_name}: add labeling "
+                "functions to the votes model and run `dbt build`, or set --lf-prefix"
+            )
+    else:
+        registered = {lf for lfs in registry.values() for lf in lfs}
+        missing = sorted(registered - set(votes_cols))
+        if missing:
+            raise FlywheelError(
+                f"LF(s) {', '.join(missing)} of {config.schema}.{config.registry_table} are not "
+                f"columns of {votes_name}: rebuild both with `dbt build`"
+            )
+        lf_columns = [c for c in votes_cols if c in registered]
     clash = [c for c in lf_columns if c in PATTERN_COLUMNS]
     if clash:
         raise FlywheelError(
@@ -269,7 +293,7 @@ def run_label_job(
     _check_lf_types(votes_cols, lf_columns, votes_name)
 
     with _memory_limit(con, config.memory_limit):
-        tasks = _registry_tasks(con, config, lf_columns)
+        tasks = _known_tasks(config, lf_columns, registry)
         _check_lf_values(con, config, lf_columns, votes_name)
         data = _fetch_patterns(con, config, lf_columns, tasks)
         if tasks is None:
@@ -286,40 +310,14 @@ def run_label_job(
 # --- reading and checking --------------------------------------------------------------
 
 
-def _q(identifier: str) -> str:
-    """Quote a SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    """Quote a SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _qualified(schema: str, table: str) -> str:
-    return f"{_q(schema)}.{_q(table)}"
-
-
-def _table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
-    """Return ``{column: data_type}`` in column order, empty if the table does not exist."""
-    rows = con.execute(
-        """
-        select column_name, data_type from information_schema.columns
-        where table_catalog = current_database() and table_schema = ? and table_name = ?
-        order by ordinal_position
-        """,
-        [schema, table],
-    ).fetchall()
-    return {name: dtype for name, dtype in rows}
-
-
 def _normalized(config: LabelJobConfig) -> LabelJobConfig:
     """Map ``''`` to None for the optional table and column names."""
     return replace(
         config,
-        tasks_table=config.tasks_table or None,
+        registry_table=config.registry_table or None,
         task_column=config.task_column or None,
         gold_column=config.gold_column or None,
+        majority_column=config.majority_column or None,
     )
 
 
@@ -395,15 +393,57 @@ def _check_lf_types(votes_cols: dict[str, str], lf_columns: list[str], votes_nam
             )
 
 
-def _registry_tasks(
-    con: duckdb.DuckDBPyConnection, config: LabelJobConfig, lf_columns: list[str]
+def _read_registry(
+    con: duckdb.DuckDBPyConnection, config: LabelJobConfig
+) -> dict[str, list[str]] | None:
+    """``{task: [LF names]}`` from the LF registry, tasks in name order; None without one.
+
+    There is no registry when the votes table has no task column or ``registry_table`` is
+    None: LF columns are then found by their prefix.
+    """
+    if config.task_column is None or config.registry_table is None:
+        return None
+    where = f"{config.schema}.{config.registry_table}"
+    cols = _table_columns(con, config.schema, config.registry_table)
+    if not cols:
+        raise FlywheelError(
+            f"LF registry {where} not found: run `dbt build` first, or pass --lf-registry "
+            "(or --lf-registry '' to give every task every LF column)"
+        )
+    for col in ("lf_name", "label_task"):
+        if col not in cols:
+            raise FlywheelError(
+                f"LF registry {where} has no column {col!r}: rebuild it with `dbt build`"
+            )
+    rows = con.execute(
+        f"select label_task, lf_name from {_qualified(config.schema, config.registry_table)} "
+        "order by label_task, lf_name"
+    ).fetchall()
+    registry: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for task, lf in rows:
+        if task is None or not lf:
+            raise FlywheelError(
+                f"LF registry {where} has a row with an empty label_task or lf_name: rebuild it"
+            )
+        if lf in seen:
+            raise FlywheelError(f"LF {lf!r} is listed twice in {where}: rebuild it")
+        seen.add(lf)
+        registry.setdefault(str(task), []).append(str(lf))
+    if not registry:
+        raise FlywheelError(f"LF registry {where} is empty: define labeling functions")
+    return registry
+
+
+def _known_tasks(
+    config: LabelJobConfig, lf_columns: list[str], registry: dict[str, list[str]] | None
 ) -> list[_Task] | None:
     """The tasks to fit when they are known before reading the votes, else None.
 
     Without a task column: the one task ``task_name`` with every LF column. With a registry:
-    its tasks (or ``config.tasks``), each with the LF columns starting with its prefix.
-    Without a registry: None (the tasks are the task column's values), after checking that
-    there are enough LF columns.
+    its tasks (or ``config.tasks``), each with its registered LFs in the votes table's column
+    order. Without a registry: None (the tasks are the task column's values), after checking
+    that there are enough LF columns.
     """
     all_lfs = tuple(lf_columns)
     every = f"{config.lf_prefix}*"
@@ -417,46 +457,17 @@ def _registry_tasks(
         tasks = [_Task(config.task_name, all_lfs, every)]
         _check_n_lfs(tasks, config)
         return tasks
-    if config.tasks_table is None:
+    if registry is None:
         _check_n_lfs([_Task("(every task)", all_lfs, every)], config)
         return None
-
-    where = f"{config.schema}.{config.tasks_table}"
-    cols = _table_columns(con, config.schema, config.tasks_table)
-    if not cols:
-        raise FlywheelError(
-            f"table {where} not found: run `dbt build` (or `dbt seed`) first, or pass "
-            "--tasks-table (or --tasks-table '' to give every task every LF column)"
-        )
-    for col in ("label_task", "lf_prefix"):
-        if col not in cols:
-            raise FlywheelError(f"task registry {where} has no column {col!r}: fix the seed")
-    rows = con.execute(
-        f"select label_task, lf_prefix from {_qualified(config.schema, config.tasks_table)} "
-        "order by label_task"
-    ).fetchall()
-    registry: dict[str, str] = {}
-    for task, prefix in rows:
-        if task is None or not prefix:
-            raise FlywheelError(
-                f"task registry {where} has a row with an empty label_task or lf_prefix: "
-                "fix the seed"
-            )
-        if task in registry:
-            raise FlywheelError(f"task {task!r} is listed twice in {where}: fix the seed")
-        registry[task] = prefix
-    if not registry:
-        raise FlywheelError(f"task registry {where} is empty: add tasks to the seed")
     names = list(registry) if config.tasks is None else list(dict.fromkeys(config.tasks))
     unknown = [t for t in names if t not in registry]
     if unknown:
         raise FlywheelError(
             f"unknown task(s) {', '.join(unknown)}: known tasks are {', '.join(registry)}"
         )
-    tasks = [
-        _Task(t, tuple(c for c in lf_columns if c.startswith(registry[t])), f"{registry[t]}*")
-        for t in names
-    ]
+    source = str(config.registry_table)
+    tasks = [_Task(t, tuple(c for c in lf_columns if c in set(registry[t])), source) for t in names]
     _check_n_lfs(tasks, config)
     return tasks
 
@@ -541,13 +552,6 @@ def _check_lf_values(
 # --- fitting ---------------------------------------------------------------------------
 
 
-def _majority_sql(lfs: Sequence[str]) -> str:
-    """P(good) by majority vote: the share of non-abstain votes that are 1, NULL if none."""
-    good = " + ".join(f"({_q(c)} = 1)::integer" for c in lfs)
-    voted = " + ".join(f"({_q(c)} <> -1)::integer" for c in lfs)
-    return f"({good})::double / nullif({voted}, 0)"
-
-
 def _fetch_patterns(
     con: duckdb.DuckDBPyConnection,
     config: LabelJobConfig,
@@ -557,8 +561,8 @@ def _fetch_patterns(
     """Distinct ``(label_task, LF votes)`` with counts, in one scan of the votes table.
 
     Returns numpy columns ``label_task``, every LF column, ``n_outputs``, ``n_rated_good``,
-    ``n_rated_bad`` and ``p_good_majority`` (over the task's own LFs), ordered by task and
-    votes.
+    ``n_rated_bad`` and ``p_good_majority`` (the votes table's majority column, a function of
+    the pattern; NaN without one), ordered by task and votes.
     """
     lf_sql = ", ".join(_q(c) for c in lf_columns)
     if config.gold_column is None:
@@ -581,20 +585,18 @@ def _fetch_patterns(
         if names is not None:
             where += f" and {t}::varchar in ({', '.join('?' for _ in names)})"
             params = list(names)
-    if tasks is None or len({task.lf_columns for task in tasks}) == 1:
-        majority = _majority_sql(lf_columns if tasks is None else tasks[0].lf_columns)
-    else:
-        whens = " ".join(
-            f"when {_literal(task.name)} then {_majority_sql(task.lf_columns)}" for task in tasks
-        )
-        majority = f"case label_task {whens} end"
+    majority = (
+        f"max({_q(config.majority_column)})::double"
+        if config.majority_column is not None
+        else "null::double"
+    )
     grouped = (
-        f"select {key}{lf_sql}, count(*) as n_outputs, {rated} "
+        f"select {key}{lf_sql}, count(*) as n_outputs, {rated}, {majority} as p_good_majority "
         f"from {_qualified(config.schema, config.votes_table)}{where} group by all"
     )
     sql = (
-        f"select {label}, {lf_sql}, n_outputs, n_rated_good, n_rated_bad, "
-        f"{majority} as p_good_majority from ({grouped}) as patterns order by all"
+        f"select {label}, {lf_sql}, n_outputs, n_rated_good, n_rated_bad, p_good_majority "
+        f"from ({grouped}) as patterns order by all"
     )
     data = con.execute(sql, params).fetchnumpy()
     # NULL (no LF voted) comes back masked: make it NaN, and every column a plain array.
@@ -747,7 +749,6 @@ def _fit_task(
         patterns[col] = all_votes[:, j].astype(np.int32)
     patterns["n_outputs"] = counts
     patterns["p_good"] = p_good.astype(np.float64)
-    patterns["p_good_majority"] = pd.array(p_majority, dtype="Float64")  # NaN -> NULL
     return _TaskResult(run=run, weights=weights, patterns=patterns)
 
 
@@ -796,14 +797,12 @@ def _write(
     lf_defs = ", ".join(f"{_q(c)} INTEGER" for c in lf_columns)
     patterns_ddl = (
         f"create table {patterns_t} (run_id VARCHAR, label_task VARCHAR, {lf_defs}, "
-        "n_outputs BIGINT, p_good DOUBLE, p_good_majority DOUBLE)"
+        "n_outputs BIGINT, p_good DOUBLE)"
     )
     existing = list(_table_columns(con, config.schema, PATTERNS_TABLE))
     # A changed LF set (or layout) makes the old patterns meaningless: recreate the table,
     # which also drops the labels of tasks this run did not re-fit.
-    recreate = existing != [
-        "run_id", "label_task", *lf_columns, "n_outputs", "p_good", "p_good_majority"
-    ]  # fmt: skip
+    recreate = existing != ["run_id", "label_task", *lf_columns, "n_outputs", "p_good"]
 
     con.execute("begin transaction")
     try:

@@ -6,44 +6,34 @@
     flywheel__drift_min_change) and unlikely under the baseline (|z| >=
     flywheel__drift_z_threshold, z from the binomial standard error of the day's rate).
 -#}
-{%- set lf_names = flywheel.lf_columns(ref('fct_lf_votes')) -%}
-{%- set signal_names = [
-    'is_accepted', 'is_rejected', 'is_ignored', 'is_retained_10m', 'is_rerequested',
-    'is_rephrased', 'is_copied', 'is_clicked', 'is_long_click', 'is_session_abandoned',
-    'is_topic_repeated', 'has_explicit_rating',
-] -%}
-{%- set baseline_days = var('flywheel__drift_baseline_days', 7) -%}
+{#- code retention is watched at the longest window of flywheel__retention_windows_seconds -#}
+{%- set retained = 'is_retained_' ~ flywheel.window_label(var('flywheel__retention_windows_seconds') | max) -%}
+{%- set signal_names = ['is_accepted', 'is_rejected', 'is_ignored', retained,
+    'is_rerequested', 'is_rephrased', 'is_copied', 'is_clicked', 'is_long_click',
+    'is_session_abandoned', 'is_topic_repeated', 'has_explicit_rating'] -%}
+{%- set baseline_days = var('flywheel__drift_baseline_days') -%}
 
 with
 
-votes as (
-    select * from {{ ref('fct_lf_votes') }}
+votes_long as (
+    select * from {{ ref('int_lf_votes_long') }}
 ),
 
 signals as (
     select * from {{ ref('fct_output_signals') }}
 ),
 
-label_tasks as (
-    select * from {{ ref('label_tasks') }}
-),
-
 daily_counts as (
-    {%- for lf in lf_names %}
     select
-        votes.label_task,
-        votes.shown_date,
+        label_task,
+        shown_date,
         'labeling_function' as metric_kind,
-        '{{ lf }}' as metric_name,
+        lf_name as metric_name,
         count(*) as n_outputs,
-        count(case when votes.{{ lf }} != -1 then 1 end) as n_hits
-    from votes
-    inner join label_tasks
-        on votes.label_task = label_tasks.label_task
-        and substring('{{ lf }}', 1, length(label_tasks.lf_prefix)) = label_tasks.lf_prefix
-    group by votes.label_task, votes.shown_date
+        count(case when vote != -1 then 1 end) as n_hits
+    from votes_long
+    group by label_task, shown_date, lf_name
     union all
-    {%- endfor %}
     {%- for signal in signal_names %}
     select
         label_task,
@@ -82,9 +72,9 @@ scored as (
         metric_name,
         n_outputs,
         n_hits,
-        n_hits * 1.0 / nullif(n_outputs, 0) as rate,
+        cast(n_hits as {{ flywheel.type_double() }}) / nullif(n_outputs, 0) as rate,
         baseline_days,
-        baseline_hits * 1.0 / nullif(baseline_outputs, 0) as baseline_rate
+        cast(baseline_hits as {{ flywheel.type_double() }}) / nullif(baseline_outputs, 0) as baseline_rate
     from with_baseline
 ),
 
@@ -102,9 +92,9 @@ final as (
     select
         *,
         coalesce(
-            baseline_days >= {{ var('flywheel__drift_min_baseline_days', 3) }}
-            and abs(rate_change) >= {{ var('flywheel__drift_min_change', 0.05) }}
-            and abs(z_score) >= {{ var('flywheel__drift_z_threshold', 4) }},
+            baseline_days >= {{ var('flywheel__drift_min_baseline_days') }}
+            and abs(rate_change) >= {{ var('flywheel__drift_min_change') }}
+            and abs(z_score) >= {{ var('flywheel__drift_z_threshold') }},
             false
         ) as is_flagged
     from flagged

@@ -35,7 +35,7 @@ joined as (
         labels.explicit_label,
         labels.label_run_id,
         case
-            when {{ flywheel.hash_bucket('outputs.request_id') }} < {{ var('flywheel__eval_percent', 20) }}
+            when {{ flywheel.hash_bucket('outputs.request_id') }} < {{ var('flywheel__eval_percent') }}
                 then 'eval'
             else 'train'
         end as split

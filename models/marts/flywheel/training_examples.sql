@@ -15,7 +15,7 @@ training as (
     where split = 'train'
         and is_covered
         and p_good is not null
-        and confidence >= {{ var('flywheel__min_confidence', 0.6) }}
+        and confidence >= {{ var('flywheel__min_confidence') }}
 )
 
 select * from training

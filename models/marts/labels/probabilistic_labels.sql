@@ -1,21 +1,30 @@
 {#-
     One row per model output with its probabilistic label: the label model's P(good) for the
     output's vote pattern (joined from label_model_patterns, written by `flywheel label`), the
-    majority vote beside it, and the explicit rating when there is one. Before the label job
-    has run, p_good is null and dbt logs a warning.
+    majority vote beside it (from fct_lf_votes), and the explicit rating when there is one.
+    Before the label job has run, p_good is null and dbt logs a warning.
 -#}
-{%- set lf_names = flywheel.lf_columns(ref('fct_lf_votes')) -%}
-{%- set patterns = adapter.get_relation(
-    database=source('flywheel_labels', 'label_model_patterns').database,
-    schema=source('flywheel_labels', 'label_model_patterns').schema,
-    identifier=source('flywheel_labels', 'label_model_patterns').identifier,
+-- depends_on: {{ source('flywheel_labels', 'label_model_patterns') }}
+{%- set lfs = flywheel.lf_definitions() -%}
+{%- set patterns_source = source('flywheel_labels', 'label_model_patterns') -%}
+{%- set patterns_relation = adapter.get_relation(
+    database=patterns_source.database,
+    schema=patterns_source.schema,
+    identifier=patterns_source.identifier,
 ) if execute else none -%}
-{%- set pattern_columns = flywheel.lf_columns(patterns) if patterns is not none else [] -%}
-{%- set has_labels = patterns is not none and pattern_columns | sort == lf_names | sort -%}
+{%- set pattern_columns = [] -%}
+{%- if patterns_relation is not none -%}
+    {%- for column in adapter.get_columns_in_relation(patterns_relation) -%}
+        {%- do pattern_columns.append(column.name | lower) -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set missing = lfs | map(attribute='name') | reject('in', pattern_columns) | list -%}
+{%- set has_labels = patterns_relation is not none and not missing -%}
 {%- if execute and not has_labels -%}
     {%- do exceptions.warn(
-        "probabilistic_labels: no label model patterns matching the LF columns of fct_lf_votes; "
-        ~ "p_good is null until you run `flywheel label` (then `dbt build -s probabilistic_labels+`)."
+        "probabilistic_labels: " ~ ("no table " ~ patterns_source if patterns_relation is none
+            else patterns_source ~ " lacks the LF column(s) " ~ missing | join(', '))
+        ~ ": p_good is null until you run `flywheel label` (then `dbt build --selector after_labels`)."
     ) -%}
 {%- endif %}
 
@@ -27,55 +36,37 @@ votes as (
 
 {% if has_labels -%}
 patterns as (
-    select * from {{ source('flywheel_labels', 'label_model_patterns') }}
+    select * from {{ patterns_source }}
 ),
 {%- endif %}
 
-counted as (
-    select
-        *,
-        {%- if lf_names %}
-        {%- for lf in lf_names %}
-        case when {{ lf }} = 1 then 1 else 0 end{{ ' +' if not loop.last }}
-        {%- endfor %} as n_good_votes,
-        {%- for lf in lf_names %}
-        case when {{ lf }} = 0 then 1 else 0 end{{ ' +' if not loop.last }}
-        {%- endfor %} as n_bad_votes
-        {%- else %}
-        0 as n_good_votes,
-        0 as n_bad_votes
-        {%- endif %}
-    from votes
-),
-
 labeled as (
     select
-        counted.output_id,
-        counted.label_task,
-        counted.surface,
-        counted.model_version,
-        counted.user_id,
-        counted.shown_at,
-        counted.shown_date,
-        counted.n_good_votes,
-        counted.n_bad_votes,
-        counted.n_good_votes + counted.n_bad_votes > 0 as is_covered,
+        votes.output_id,
+        votes.label_task,
+        votes.surface,
+        votes.model_version,
+        votes.user_id,
+        votes.shown_at,
+        votes.shown_date,
+        votes.n_good_votes,
+        votes.n_bad_votes,
+        votes.is_covered,
         {%- if has_labels %}
         patterns.p_good,
         patterns.run_id as label_run_id,
         {%- else %}
-        cast(null as {{ dbt.type_float() }}) as p_good,
+        cast(null as {{ flywheel.type_double() }}) as p_good,
         cast(null as {{ dbt.type_string() }}) as label_run_id,
         {%- endif %}
-        counted.n_good_votes * 1.0 / nullif(counted.n_good_votes + counted.n_bad_votes, 0)
-            as p_good_majority,
-        counted.explicit_label
-    from counted
+        votes.p_good_majority,
+        votes.explicit_label
+    from votes
     {%- if has_labels %}
     left join patterns
-        on counted.label_task = patterns.label_task
-        {%- for lf in lf_names %}
-        and counted.{{ lf }} = patterns.{{ lf }}
+        on votes.label_task = patterns.label_task
+        {%- for lf in lfs %}
+        and votes.{{ lf.name }} = patterns.{{ lf.name }}
         {%- endfor %}
     {%- endif %}
 ),

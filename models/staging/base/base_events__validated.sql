@@ -87,7 +87,7 @@ validated as (
             when request_id is null or trim(request_id) = '' then 'missing_request_id'
             when is_output_event and (output_id is null or trim(output_id) = '') then 'missing_output_id'
             when {{ flywheel.seconds_between('received_at', 'occurred_at') }}
-                > {{ var('flywheel__max_clock_skew_hours', 24) }} * 3600 then 'occurred_in_future'
+                > {{ var('flywheel__max_clock_skew_hours') }} * 3600 then 'occurred_in_future'
             when properties is null or not coalesce(is_properties_object, false) then 'invalid_properties'
             when event_type = 'feedback' and coalesce(property_rating, 0) not in (-1, 1)
                 then 'invalid_rating'
