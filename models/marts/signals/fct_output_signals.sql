@@ -4,8 +4,8 @@
     (occurred_at), so the order in which events arrived does not matter. Events about outputs
     that were never shown are ignored.
 -#}
-{%- set retention_windows = var('flywheel__retention_windows_seconds', [30, 120, 300, 600]) -%}
-{%- set similar = var('flywheel__rephrase_similarity', 0.5) -%}
+{%- set retention_windows = var('flywheel__retention_windows_seconds') -%}
+{%- set similar = var('flywheel__rephrase_similarity') -%}
 
 with
 
@@ -181,7 +181,7 @@ signals as (
         coalesce(
             next_request_similarity >= {{ similar }}
             and {{ flywheel.seconds_between('shown_at', 'next_requested_at') }}
-                <= {{ var('flywheel__rerequest_window_seconds', 60) }},
+                <= {{ var('flywheel__rerequest_window_seconds') }},
             false
         ) as is_rerequested,
         coalesce(next_request_similarity < {{ similar }}, false) as is_followed_by_new_request,
@@ -193,7 +193,7 @@ signals as (
         n_clicks,
         first_click_position,
         max_click_dwell_seconds,
-        coalesce(max_click_dwell_seconds >= {{ var('flywheel__long_click_dwell_seconds', 30) }}, false)
+        coalesce(max_click_dwell_seconds >= {{ var('flywheel__long_click_dwell_seconds') }}, false)
             as is_long_click,
 
         -- leaving: the session ends on this output's request and the user did nothing with
