@@ -720,7 +720,9 @@ def _fit_task(
         n_rated=n_good + n_bad,
         accuracy_vs_ratings=_accuracy(p_good, good_w, bad_w),
         auc_vs_ratings=_auc(p_good, good_w, bad_w),
-        majority_accuracy_vs_ratings=_accuracy(p_majority, good_w, bad_w),
+        majority_accuracy_vs_ratings=None
+        if config.majority_column is None
+        else _accuracy(p_majority, good_w, bad_w),
         snorkel_version=snorkel.__version__,
         torch_version=torch.__version__,
         numpy_version=np.__version__,

@@ -1,7 +1,7 @@
 """lf_summary (SQL) equals Snorkel's LFAnalysis(L).lf_summary(Y), task by task, LF by LF.
 
-For each label task, L is the task's LF columns of fct_lf_votes (the columns whose name starts
-with the task's lf_prefix in the label_tasks seed, in table order). Polarity, coverage, overlaps
+For each label task, L is the task's LF columns of fct_lf_votes (the task's LFs in
+lf_registry, in their order). Polarity, coverage, overlaps
 and conflicts come from LFAnalysis(L).lf_summary() over all the task's outputs; correct,
 incorrect and empirical accuracy from LFAnalysis(L_rated).lf_summary(Y_rated) over the outputs
 with an explicit rating. One documented difference: an LF that never voted on a rated output
@@ -82,15 +82,19 @@ def _assert_summary_equal(sql: pd.DataFrame, votes: pd.DataFrame, lf_columns: li
     assert (snorkel_accuracy[~voted] == 0.0).all()
 
 
-def _task_lf_columns(votes_columns: list[str], prefix: str) -> list[str]:
-    return [c for c in votes_columns if c.startswith(prefix)]
+def _registry(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """``{task: [LF names in order]}`` from lf_registry."""
+    rows = con.execute(
+        "select label_task, list(lf_name order by lf_position) from lf_registry "
+        "group by 1 order by 1"
+    ).fetchall()
+    return {task: list(lfs) for task, lfs in rows}
 
 
 def test_lf_summary_equals_snorkel_for_every_task(built) -> None:
     con = built.connect()
     try:
-        tasks = con.execute("select label_task, lf_prefix from label_tasks order by 1").fetchall()
-        votes_columns = [c[0] for c in con.execute("describe fct_lf_votes").fetchall()]
+        tasks = list(_registry(con).items())
         summary = con.execute(f"select {_select_list()} from lf_summary").df()
         per_task = {
             task: con.execute(
@@ -102,8 +106,7 @@ def test_lf_summary_equals_snorkel_for_every_task(built) -> None:
         con.close()
     assert len(tasks) == 3
     n_rated = 0
-    for task, prefix in tasks:
-        lf_columns = _task_lf_columns(votes_columns, prefix)
+    for task, lf_columns in tasks:
         assert len(lf_columns) >= 8, task
         votes = per_task[task]
         n_rated += int(votes["explicit_label"].notna().sum())
@@ -115,42 +118,43 @@ def test_lf_summary_equals_snorkel_for_every_task(built) -> None:
 def test_an_lf_that_never_votes(built) -> None:
     """An LF that abstains on every output: polarity '[]', coverage, overlaps and conflicts 0,
     no correct or incorrect vote, empirical accuracy null; the other LFs' overlaps and
-    conflicts no longer count it. Checked by running the compiled lf_summary on a copy of the
-    votes in which the first LF of every task never votes."""
-    compiled = (
-        built.project.root / "target/compiled/flywheel/models/marts/labeling/lf_summary.sql"
-    ).read_text()
+    conflicts no longer count it. Checked by running the compiled int_lf_votes_long and
+    lf_summary on a copy of the votes in which the first LF of every task never votes."""
+    compiled = built.project.root / "target/compiled/flywheel/models/marts/labeling"
+    long_sql, summary_sql = (
+        re.sub(r'"[^"]+"\."main"\.', "", (compiled / name).read_text())
+        for name in ("int_lf_votes_long.sql", "lf_summary.sql")
+    )
     con = built.connect()
     try:
-        tasks = con.execute("select * from label_tasks").df()
+        registry = _registry(con)
         votes = con.execute("select * from fct_lf_votes").df()
     finally:
         con.close()
-    silenced = []
-    for prefix in tasks["lf_prefix"]:
-        first_lf = _task_lf_columns(list(votes.columns), prefix)[0]
-        votes[first_lf] = -1
-        silenced.append(first_lf)
+    silenced = [lfs[0] for lfs in registry.values()]
+    votes[silenced] = -1
+    every_lf = [lf for lfs in registry.values() for lf in lfs]
+    votes["n_good_votes"] = (votes[every_lf] == 1).sum(axis=1)
+    votes["n_bad_votes"] = (votes[every_lf] == 0).sum(axis=1)
 
-    # the same SQL against unqualified copies of its two inputs, in a scratch database
-    sql = re.sub(r'"[^"]+"\."main"\.', "", compiled)
+    # the same SQL against unqualified copies of its inputs, in a scratch database
     scratch = duckdb.connect()
     try:
         scratch.register("votes_df", votes)
-        scratch.register("tasks_df", tasks)
         scratch.execute("create table fct_lf_votes as select * from votes_df")
-        scratch.execute("create table label_tasks as select * from tasks_df")
-        summary = scratch.execute(f"select {_select_list()} from ({sql}) as lf_summary").df()
+        scratch.execute(f"create table int_lf_votes_long as {long_sql}")
+        summary = scratch.execute(
+            f"select {_select_list()} from ({summary_sql}) as lf_summary"
+        ).df()
     finally:
         scratch.close()
 
     never = summary[summary["lf_name"].isin(silenced)]
-    assert len(never) == len(silenced)
+    assert len(never) == len(silenced) == 3
     assert (never["polarity"] == "[]").all()
     assert (never[["coverage", "overlaps", "conflicts"]] == 0).all().all()
     assert (never[["correct", "incorrect"]] == 0).all().all()
     assert never["empirical_accuracy"].isna().all()
-    for task, prefix in zip(tasks["label_task"], tasks["lf_prefix"], strict=True):
+    for task, lf_columns in registry.items():
         task_votes = votes[votes["label_task"] == task]
-        lf_columns = _task_lf_columns(list(votes.columns), prefix)
         _assert_summary_equal(summary[summary["label_task"] == task], task_votes, lf_columns)

@@ -33,6 +33,8 @@ LF_COLUMNS = [
     *(f"lf_chat_{i}" for i in range(4)),
     "lf_search_0",  # an LF of a task with no rows here: always abstains
 ]
+REGISTERED = [c for c in LF_COLUMNS if c != "lf_search_0"]
+"""The LFs of the registry (lf_search_0 is a column of no task: it is not an LF for the job)."""
 CFG = LabelJobConfig(n_epochs=100)
 
 
@@ -69,14 +71,21 @@ def make_warehouse(con: duckdb.DuckDBPyConnection, votes: pd.DataFrame | None = 
     con.register("votes_df", votes)
     con.execute(f"create or replace table fct_lf_votes as select {casts} from votes_df")
     con.unregister("votes_df")
-    con.execute(
-        """
-        create or replace table label_tasks as select * from (values
-            ('code_suggestion', 'ide', 'lf_code_', 'accept/reject of code suggestions'),
-            ('chat_response', 'chat', 'lf_chat_', 'chat answers'),
-        ) t(label_task, surface, lf_prefix, description)
-        """
-    )
+    # The majority vote, computed once by the votes model (as fct_lf_votes does), over the
+    # task's own LFs; lf_search_0 belongs to no task (it is not in the registry).
+    for task, prefix in PREFIX.items():
+        lfs = [c for c in LF_COLUMNS if c.startswith(prefix)]
+        good = " + ".join(f"({c} = 1)::int" for c in lfs)
+        voted = " + ".join(f"({c} <> -1)::int" for c in lfs)
+        if task == "code_suggestion":
+            con.execute("alter table fct_lf_votes add column p_good_majority double")
+        con.execute(
+            f"update fct_lf_votes set p_good_majority = ({good})::double / nullif({voted}, 0) "
+            f"where label_task = '{task}'"
+        )
+    registry = [(c, t) for t, prefix in PREFIX.items() for c in LF_COLUMNS if c.startswith(prefix)]
+    con.execute("create or replace table lf_registry (lf_name varchar, label_task varchar)")
+    con.executemany("insert into lf_registry values (?, ?)", registry)
 
 
 @pytest.fixture
@@ -115,12 +124,12 @@ def test_job_writes_label_tables(con):
         "p_good_vote_given_good", "p_bad_vote_given_bad", "p_abstain_given_good",
         "p_abstain_given_bad",
     ]  # fmt: skip
-    expected_cols = ["run_id", "label_task", *LF_COLUMNS, "n_outputs", "p_good", "p_good_majority"]
+    expected_cols = ["run_id", "label_task", *REGISTERED, "n_outputs", "p_good"]
     assert cols("label_model_patterns") == expected_cols
     types = {r[0]: r[1] for r in con.execute("describe label_model_patterns").fetchall()}
     assert types["lf_code_0"] == "INTEGER" and types["n_outputs"] == "BIGINT"
 
-    lf_sql = ", ".join(LF_COLUMNS)
+    lf_sql = ", ".join(REGISTERED)
     expected = dict(
         con.execute(
             f"select label_task, count(distinct ({lf_sql})) from fct_lf_votes group by all"
@@ -139,7 +148,7 @@ def test_job_writes_label_tables(con):
         assert n_runs == 1
 
     # Join the labels back to the outputs on all LF columns: one label per output.
-    on = " and ".join(f"p.{c} = v.{c}" for c in ["label_task", *LF_COLUMNS])
+    on = " and ".join(f"p.{c} = v.{c}" for c in ["label_task", *REGISTERED])
     per_task = con.execute(
         f"""
         select v.label_task, count(*), avg(((p.p_good > 0.5)::int = v.true_label)::int)
@@ -207,6 +216,7 @@ def test_changed_lf_set_recreates_patterns(con):
     run_label_job(con, CFG)
     con.execute("alter table fct_lf_votes add column lf_code_new INTEGER default -1")
     con.execute("update fct_lf_votes set lf_code_new = 1 where label_task = 'code_suggestion'")
+    con.execute("insert into lf_registry values ('lf_code_new', 'code_suggestion')")
     run_label_job(con, CFG)
     cols = [r[0] for r in con.execute("describe label_model_patterns").fetchall()]
     assert "lf_code_new" in cols
@@ -242,18 +252,25 @@ def test_no_gold_column(con):
     ("setup", "config", "match"),
     [
         ("drop table fct_lf_votes", CFG, r"table main\.fct_lf_votes not found: run `dbt build`"),
-        ("drop table label_tasks", CFG, r"table main\.label_tasks not found"),
+        ("drop table lf_registry", CFG, r"LF registry main\.lf_registry not found"),
         (None, LabelJobConfig(votes_table="nope"), r"main\.nope not found"),
         (None, LabelJobConfig(schema="other"), r"other\.fct_lf_votes not found"),
         (
             "create or replace table fct_lf_votes as select output_id, label_task, "
-            "explicit_label from fct_lf_votes",
+            "explicit_label, p_good_majority from fct_lf_votes",
             CFG,
+            r"LF\(s\) lf_chat_0, .* of main\.lf_registry are not columns of main\.fct_lf_votes",
+        ),
+        (
+            "create or replace table fct_lf_votes as select output_id, label_task, "
+            "explicit_label, p_good_majority from fct_lf_votes",
+            LabelJobConfig(registry_table=None),
             "no LF columns",
         ),
         (
             "alter table fct_lf_votes drop column lf_chat_3; "
-            "alter table fct_lf_votes drop column lf_chat_2",
+            "alter table fct_lf_votes drop column lf_chat_2; "
+            "delete from lf_registry where lf_name in ('lf_chat_2', 'lf_chat_3')",
             CFG,
             r"task 'chat_response' has 2 LF columns .* at least 3",
         ),
@@ -276,7 +293,7 @@ def test_no_gold_column(con):
             "update fct_lf_votes set lf_chat_0 = -1, lf_chat_1 = -1, lf_chat_2 = -1, "
             "lf_chat_3 = -1",
             CFG,
-            "every lf_chat_\\* LF abstains",
+            "every lf_registry LF abstains on every row of task 'chat_response'",
         ),
         (None, LabelJobConfig(min_rows=2500), r"'chat_response' has 2000 rows .* min_rows=2500"),
         (None, LabelJobConfig(class_balance="balanced"), "invalid class balance 'balanced'"),
@@ -291,14 +308,18 @@ def test_no_gold_column(con):
         (None, LabelJobConfig(gold_column="rating"), "column 'rating' not found"),
         (None, LabelJobConfig(tasks=("search_result",)), "unknown task.*search_result"),
         (
-            "insert into label_tasks values ('search_result', 'search', 'lf_search_', 'x')",
+            "insert into lf_registry values ('lf_search_0', 'search_result')",
             LabelJobConfig(tasks=("search_result",)),
             r"'search_result' has 1 LF columns",
         ),
         # Any votes table: the column options and what goes wrong with them.
         (None, LabelJobConfig(id_column="event_id"), r"column 'event_id' not found.*--id-column"),
         (None, LabelJobConfig(task_column="product"), r"'product' not found.*--task-column"),
-        (None, LabelJobConfig(lf_prefix="vote_"), r"no LF columns \(named vote_\*\).*--lf-prefix"),
+        (
+            None,
+            LabelJobConfig(registry_table=None, lf_prefix="vote_"),
+            r"no LF columns \(named vote_\*\).*--lf-prefix",
+        ),
         (None, LabelJobConfig(lf_prefix=""), "LF column prefix is empty"),
         (None, LabelJobConfig(task_column=None, task_name=""), "task name is empty"),
         (
@@ -313,34 +334,34 @@ def test_no_gold_column(con):
         ),
         (
             None,
-            LabelJobConfig(tasks_table=None, lf_prefix="lf_code_1"),
+            LabelJobConfig(registry_table=None, lf_prefix="lf_code_1"),
             r"has 1 LF columns \(lf_code_1\*\)",
         ),
         (
             None,
-            LabelJobConfig(tasks_table="", tasks=("search_result",)),
+            LabelJobConfig(registry_table="", tasks=("search_result",)),
             r"no rows for task\(s\) search_result in column label_task .*chat_response",
         ),
         (
             "update fct_lf_votes set label_task = null",
-            LabelJobConfig(tasks_table=None),
+            LabelJobConfig(registry_table=None),
             "label_task of main.fct_lf_votes is NULL on every row",
         ),
         (
-            "drop table label_tasks",
+            "drop table lf_registry",
             CFG,
-            r"label_tasks not found: .* --tasks-table ''",
+            r"lf_registry not found: .* --lf-registry ''",
         ),
         (
             "alter table fct_lf_votes add column p_good INTEGER default -1",
-            LabelJobConfig(lf_prefix="p_"),
+            LabelJobConfig(registry_table=None, lf_prefix="p_"),
             "LF column p_good .* clashes with a column of label_model_patterns",
         ),
         (
             "update fct_lf_votes set lf_code_0 = -1, lf_code_1 = -1, lf_code_2 = -1, "
             "lf_code_3 = -1, lf_code_4 = -1",
             LabelJobConfig(tasks=("code_suggestion",)),
-            "every lf_code_\\* LF abstains on every row of task 'code_suggestion'",
+            "every lf_registry LF abstains on every row of task 'code_suggestion'",
         ),
         (None, LabelJobConfig(memory_limit="lots"), "invalid memory limit 'lots'"),
         (None, LabelJobConfig(chunk_patterns=0), "chunk_patterns must be at least 1"),
@@ -433,11 +454,11 @@ def test_runs_record_versions_settings_and_metrics(con):
         assert np.isfinite(row.train_loss)
 
     # The metrics against explicit ratings, computed from patterns, equal per-output scoring.
-    on = _join_on(LF_COLUMNS)
+    on = _join_on(REGISTERED)
     for task, run in runs.items():
         rated = con.execute(
             f"""
-            select p.p_good, coalesce(p.p_good_majority, 0.5) as p_majority, v.explicit_label
+            select p.p_good, coalesce(v.p_good_majority, 0.5) as p_majority, v.explicit_label
             from fct_lf_votes v join label_model_patterns p on {on}
             where v.label_task = ? and v.explicit_label is not null
             """,
@@ -453,29 +474,20 @@ def test_runs_record_versions_settings_and_metrics(con):
         assert run.auc_vs_ratings > 0.8
 
 
-def test_majority_vote_per_pattern_over_the_tasks_lfs(con):
-    # A code LF voting on chat rows must not count in the chat majority (chat's LFs are
-    # lf_chat_* by the registry), though it is part of the pattern.
-    con.execute(
-        "update fct_lf_votes set lf_code_0 = 1 "
-        "where label_task = 'chat_response' and output_id like '%3'"
+def test_majority_vote_is_read_from_the_votes_table_not_recomputed(con):
+    # The votes model computes the majority vote once; the job only reads it (per pattern)
+    # for majority_accuracy_vs_ratings. Flipping the column flips the metric; without a
+    # majority column the metric is NULL.
+    (before, _) = run_label_job(con, CFG)
+    con.execute("update fct_lf_votes set p_good_majority = 1 - p_good_majority")
+    (after, _) = run_label_job(con, CFG)
+    assert before.majority_accuracy_vs_ratings is not None
+    assert after.majority_accuracy_vs_ratings == pytest.approx(
+        1 - before.majority_accuracy_vs_ratings
     )
-    run_label_job(con, CFG)
-    patterns = table(con, "label_model_patterns")
-    for task, prefix in PREFIX.items():
-        rows = patterns[patterns["label_task"] == task]
-        votes = rows[[c for c in LF_COLUMNS if c.startswith(prefix)]].to_numpy()
-        voted = (votes != -1).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            expected = np.where(voted > 0, (votes == 1).sum(axis=1) / voted, np.nan)
-        got = rows["p_good_majority"].to_numpy(dtype=float, na_value=np.nan)
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-        assert np.isnan(got).any() and not np.isnan(got).all()  # NULL exactly when all abstain
-    chat = patterns[patterns["label_task"] == "chat_response"]
-    assert (chat["lf_code_0"] == 1).any()
-    assert con.execute(
-        "select typeof(p_good_majority) from label_model_patterns limit 1"
-    ).fetchall() == [("DOUBLE",)]
+    (none, _) = run_label_job(con, LabelJobConfig(n_epochs=100, majority_column=None))
+    assert none.majority_accuracy_vs_ratings is None
+    assert "p_good_majority" not in table(con, "label_model_patterns").columns
 
 
 def test_old_runs_table_gains_new_columns(con):
@@ -528,12 +540,13 @@ def make_team_votes(con: duckdb.DuckDBPyConnection) -> None:
 
 TEAM_CFG = LabelJobConfig(
     votes_table="team_votes",
-    tasks_table="no_such_registry",  # not read without a task column
+    registry_table="no_such_registry",  # not read without a task column
     id_column="event_key",
     task_column=None,
     task_name="ide",
     lf_prefix="vote_",
     gold_column="thumbs",
+    majority_column=None,
     n_epochs=100,
 )
 
@@ -546,7 +559,7 @@ def test_votes_table_without_task_column_is_one_task(con):
     assert run.votes_table == "main.team_votes" and run.n_rated > 0
     team = table(con, "label_model_patterns")
     assert list(team.columns) == [
-        "run_id", "label_task", *TEAM_COLUMNS.values(), "n_outputs", "p_good", "p_good_majority"
+        "run_id", "label_task", *TEAM_COLUMNS.values(), "n_outputs", "p_good"
     ]  # fmt: skip
     assert set(team["label_task"]) == {"ide"} and team["n_outputs"].sum() == 3000
 
@@ -568,21 +581,21 @@ def test_votes_table_without_task_column_is_one_task(con):
 def test_empty_strings_mean_none(con):
     make_team_votes(con)
     config = LabelJobConfig(
-        votes_table="team_votes", id_column="event_key", task_column="", tasks_table="",
-        lf_prefix="vote_", gold_column="", n_epochs=20,
+        votes_table="team_votes", id_column="event_key", task_column="", registry_table="",
+        lf_prefix="vote_", gold_column="", majority_column="", n_epochs=20,
     )  # fmt: skip
     (run,) = run_label_job(con, config)
     assert (run.label_task, run.n_rated, run.accuracy_vs_ratings) == ("default", 0, None)
 
 
 def test_task_column_without_registry_uses_every_lf(con):
-    con.execute("drop table label_tasks")
+    con.execute("drop table lf_registry")
     con.execute("insert into fct_lf_votes by name select 'x-1' as output_id")  # NULL task: skipped
     con.execute(
         "update fct_lf_votes set " + ", ".join(f"{c} = -1" for c in LF_COLUMNS)
         + " where label_task is null"
     )  # fmt: skip
-    runs = run_label_job(con, LabelJobConfig(tasks_table=None, n_epochs=100))
+    runs = run_label_job(con, LabelJobConfig(registry_table=None, n_epochs=100))
     assert [r.label_task for r in runs] == ["chat_response", "code_suggestion"]
     assert all(r.lf_columns == tuple(LF_COLUMNS) and r.n_lfs == 10 for r in runs)
     assert [r.n_rows for r in runs] == [2000, 3000]
@@ -608,7 +621,7 @@ def test_task_column_without_registry_uses_every_lf(con):
     assert accuracy > 0.75
 
     (only,) = run_label_job(
-        con, LabelJobConfig(tasks_table=None, tasks=("code_suggestion",), n_epochs=20)
+        con, LabelJobConfig(registry_table=None, tasks=("code_suggestion",), n_epochs=20)
     )
     assert only.label_task == "code_suggestion" and only.n_rows == 3000
 
@@ -643,7 +656,8 @@ def test_cli_labels_a_team_votes_table(project, capsys):
         capsys, project_dir, db,
         "--votes-table", "team_votes", "--id-column", "event_key", "--task-column", "",
         "--task-name", "ide", "--lf-prefix", "vote_", "--gold-column", "thumbs",
-        "--tasks-table", "", "--epochs", "50", "--label-seed", "5", "--memory-limit", "1GB",
+        "--lf-registry", "", "--majority-column", "", "--epochs", "50", "--label-seed", "5",
+        "--memory-limit", "1GB",
     )  # fmt: skip
     assert (code, err) == (0, "")
     assert "ide: 3,000 outputs" in out
@@ -663,7 +677,7 @@ def test_cli_labels_a_team_votes_table(project, capsys):
             [],
             r"LF column lf_code_2 .* 1 NULL or out-of-range",
         ),
-        (None, ["--lf-prefix", "vote_"], r"no LF columns \(named vote_\*\)"),
+        (None, ["--lf-registry", "", "--lf-prefix", "vote_"], r"no LF columns \(named vote_\*\)"),
         (None, ["--task", "chat_response", "--min-rows", "2001"], r"has 2000 rows"),
         (
             "update team_votes set vote_a = -1, vote_b = -1, vote_c = -1, vote_d = -1, vote_e = -1",
@@ -678,10 +692,12 @@ def test_cli_labels_a_team_votes_table(project, capsys):
                 "vote_",
                 "--gold-column",
                 "",
+                "--majority-column",
+                "",
             ],
             r"every vote_\* LF abstains on every row of task 'default'",
         ),  # fmt: skip
-        (None, ["--tasks-table", "", "--lf-prefix", "lf_chat_1"], "has 1 LF columns"),
+        (None, ["--lf-registry", "", "--lf-prefix", "lf_chat_1"], "has 1 LF columns"),
         (None, ["--class-balance", "0.7", "--epochs", "0"], "n_epochs must be at least 1"),
     ],
 )
@@ -737,12 +753,12 @@ def test_cli_label_options_map_to_the_config():
     default = config()
     assert default == LabelJobConfig(schema="analytics", memory_limit="256MB")
     custom = config(
-        "--votes-table", "v", "--tasks-table", "", "--id-column", "key", "--task-column", "",
+        "--votes-table", "v", "--lf-registry", "", "--id-column", "key", "--task-column", "",
         "--task-name", "ide", "--lf-prefix", "vote_", "--gold-column", "", "--memory-limit",
         "none", "--task", "ide", "--class-balance", "0.3", "--min-rows", "5",
     )  # fmt: skip
     assert custom == LabelJobConfig(
-        schema="analytics", votes_table="v", tasks_table=None, id_column="key",
+        schema="analytics", votes_table="v", registry_table=None, id_column="key",
         task_column=None, task_name="ide", lf_prefix="vote_", gold_column=None,
         memory_limit=None, tasks=("ide",), class_balance=0.3, min_rows=5,
     )  # fmt: skip
