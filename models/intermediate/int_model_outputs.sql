@@ -2,11 +2,12 @@
     One row per model output shown to a user: the unit we label. Built from output_shown
     events (the first showing wins; showings are counted), with the request it answers and the
     label task of its surface. Events about an output that was never shown do not make a row.
+    The first showing is int_output_showings'.
 -#}
 with
 
-sessionized_events as (
-    select * from {{ ref('int_sessionized_events') }}
+output_showings as (
+    select * from {{ ref('int_output_showings') }}
 ),
 
 requests as (
@@ -17,44 +18,28 @@ label_tasks as (
     select * from {{ ref('label_tasks') }}
 ),
 
-showings as (
-    select
-        *,
-        row_number() over (
-            partition by output_id
-            order by occurred_at, received_at, event_id
-        ) as showing_number,
-        count(*) over (partition by output_id) as times_shown
-    from sessionized_events
-    where event_type = 'output_shown'
-),
-
-first_showings as (
-    select * from showings where showing_number = 1
-),
-
 final as (
     select
-        first_showings.output_id,
-        first_showings.request_id,
-        first_showings.user_id,
-        first_showings.surface,
+        output_showings.output_id,
+        output_showings.request_id,
+        output_showings.user_id,
+        output_showings.surface,
         label_tasks.label_task,
-        first_showings.model_version,
-        first_showings.session_id,
-        first_showings.occurred_at as shown_at,
-        cast(first_showings.occurred_at as date) as shown_date,
-        first_showings.times_shown,
-        first_showings.text as output_text,
-        first_showings.n_chars as output_n_chars,
-        first_showings.n_results,
+        output_showings.model_version,
+        output_showings.session_id,
+        output_showings.shown_at,
+        cast(output_showings.shown_at as date) as shown_date,
+        output_showings.times_shown,
+        output_showings.output_text,
+        output_showings.output_n_chars,
+        output_showings.n_results,
         requests.requested_at,
         requests.request_text
-    from first_showings
+    from output_showings
     inner join label_tasks
-        on first_showings.surface = label_tasks.surface
+        on output_showings.surface = label_tasks.surface
     left join requests
-        on first_showings.request_id = requests.request_id
+        on output_showings.request_id = requests.request_id
 )
 
 select * from final

@@ -15,6 +15,10 @@ sessionized_events as (
     select * from {{ ref('int_sessionized_events') }}
 ),
 
+output_showings as (
+    select * from {{ ref('int_output_showings') }}
+),
+
 request_events as (
     select
         *,
@@ -42,23 +46,23 @@ requests as (
 ),
 
 showings as (
+    -- the request's earliest showing is the earliest first showing of its outputs
     select
         request_id,
         session_id,
-        occurred_at,
+        shown_at,
         row_number() over (
             partition by request_id
-            order by occurred_at, received_at, event_id
+            order by shown_at, shown_received_at, shown_event_id
         ) as showing_number
-    from sessionized_events
-    where event_type = 'output_shown'
+    from output_showings
 ),
 
 first_showings as (
     select
         request_id,
         session_id as shown_session_id,
-        occurred_at as first_shown_at
+        shown_at as first_shown_at
     from showings
     where showing_number = 1
 ),
