@@ -105,12 +105,34 @@ def _by_task(rows: Sequence[Any]) -> dict[str, list[Any]]:
 
 
 def overview_section(data: ReportData) -> Markup:
-    """Outputs, coverage, mean P(good) per task, and quality against truth when given."""
+    """The overview table: outputs, coverage, mean P(good) per task, quality against truth.
+
+    Parameters
+    ----------
+    data
+        The report's data; its ``summaries`` are :func:`flywheel.summary.summarize`'s.
+
+    Returns
+    -------
+    Markup
+        The ``<section id="overview">`` element.
+    """
     return _macro("overview", data.summaries, data.has_truth)
 
 
 def lf_section(lfs: Sequence[LfRow]) -> Markup:
-    """The LF table per task and a coverage / empirical / learned accuracy chart per task."""
+    """The LF table per task and a coverage / empirical / learned accuracy chart per task.
+
+    Parameters
+    ----------
+    lfs
+        rpt_lf_weights_latest rows, in task and LF order.
+
+    Returns
+    -------
+    Markup
+        The ``<section id="lfs">`` element.
+    """
     tasks = _by_task(lfs)
     charts = [
         hbar_chart(
@@ -166,7 +188,20 @@ def _histogram(task: str, rows: Sequence[DistributionBin]) -> Markup:
 
 
 def distribution_section(bins: Sequence[DistributionBin], parameters: ReportParameters) -> Markup:
-    """Histogram of P(good) per task, covered and uncovered outputs stacked."""
+    """Histogram of P(good) per task, covered and uncovered outputs stacked.
+
+    Parameters
+    ----------
+    bins
+        rpt_label_distribution rows, in task and bin order.
+    parameters
+        The report's bins (the note names the bin width).
+
+    Returns
+    -------
+    Markup
+        The ``<section id="distribution">`` element.
+    """
     charts = [_histogram(task, rows) for task, rows in _by_task(bins).items()]
     return _macro("distribution", charts, 1 / parameters.histogram_bins)
 
@@ -219,7 +254,22 @@ def _reliability(task: str, rows: Sequence[CalibrationBin], has_truth: bool) -> 
 def calibration_section(
     bins: Sequence[CalibrationBin], has_truth: bool, parameters: ReportParameters
 ) -> Markup:
-    """Reliability curves per task against ratings (and truth), and the counts per bin."""
+    """Reliability curves per task against ratings (and truth), and the counts per bin.
+
+    Parameters
+    ----------
+    bins
+        rpt_calibration_ratings rows (with their truth columns when ``has_truth``).
+    has_truth
+        Draw the curve against truth and show its counts.
+    parameters
+        The report's bins.
+
+    Returns
+    -------
+    Markup
+        The ``<section id="calibration">`` element.
+    """
     tasks = _by_task(bins)
     charts = [_reliability(task, rows, has_truth) for task, rows in tasks.items()]
     ordered = [b for rows in tasks.values() for b in rows]
@@ -229,7 +279,21 @@ def calibration_section(
 
 
 def quality_section(days: Sequence[QualityDay], parameters: ReportParameters) -> Markup:
-    """Mean P(good) per day, one line per model version, one chart per surface."""
+    """Mean P(good) per day, one line per model version, one chart per surface.
+
+    Parameters
+    ----------
+    days
+        output_quality_daily rows; days with fewer than ``parameters.min_daily_outputs``
+        outputs (or no P(good)) are not drawn, but every day sets the x axis.
+    parameters
+        The report's thresholds.
+
+    Returns
+    -------
+    Markup
+        The ``<section id="quality">`` element.
+    """
     all_days = [d.shown_date for d in days]
     x_range = (
         (min(all_days).toordinal() - 0.5, max(all_days).toordinal() + 0.5)
@@ -338,14 +402,39 @@ def _drift_charts(drift: DriftData) -> list[Markup]:
 
 
 def drift_section(drift: DriftData, parameters: ReportParameters) -> Markup:
-    """Flagged drift rows (largest |z| first) and the daily rates of the most moved metrics."""
+    """Flagged drift rows (largest |z| first) and the daily rates of the most moved metrics.
+
+    Parameters
+    ----------
+    drift
+        rpt_drift_top (drawn metrics), rpt_drift_top_daily and rpt_drift_flags rows.
+    parameters
+        The report's thresholds (the note names the minimum outputs per day).
+
+    Returns
+    -------
+    Markup
+        The ``<section id="drift">`` element: the first :data:`MAX_DRIFT_ROWS` flags, or a
+        "No drift flags" note, and one chart per drawn metric.
+    """
     return _macro(
         "drift", drift.flags, MAX_DRIFT_ROWS, _drift_charts(drift), parameters.min_daily_outputs
     )
 
 
 def evaluation_section(result: EvaluationResult) -> Markup:
-    """The :func:`flywheel.evaluate.evaluate` table, and accuracy and AUC by training labels."""
+    """The :func:`flywheel.evaluate.evaluate` table, and accuracy and AUC by training labels.
+
+    Parameters
+    ----------
+    result
+        :func:`flywheel.evaluate.evaluate`'s result.
+
+    Returns
+    -------
+    Markup
+        The ``<section id="evaluation">`` element.
+    """
     labels = dict(ARMS)
     groups = [*result.tasks, OVERALL]
     arms = [arm for arm, _ in ARMS if any(s.arm == arm for s in result.scores)]
