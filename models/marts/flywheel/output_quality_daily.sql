@@ -1,7 +1,9 @@
 {#-
     Per surface, model version and day: how many outputs, how many the LFs covered, mean
     P(good) and share labelled good, beside the main signal rates. The table that tells a team
-    whether the new model version is better, and when its signals move.
+    whether the new model version is better, and when its signals move. Code retention is the
+    rate at the longest window of flywheel__retention_windows_seconds (retained_10m_rate by
+    default).
 -#}
 with
 
@@ -40,7 +42,7 @@ final as (
         label_daily.mean_p_good_majority,
         label_daily.n_rated,
         signal_rates.accept_rate,
-        signal_rates.retained_10m_rate,
+        signal_rates.retained_{{ flywheel.window_label(var('flywheel__retention_windows_seconds') | max) }}_rate,
         signal_rates.copy_rate,
         signal_rates.click_rate,
         signal_rates.rephrase_rate,

@@ -1,5 +1,6 @@
 """`dbt build` alone (analytics CI, before any label job) builds every model and passes every
-test; the label-dependent models are built with null P(good)."""
+test; the label-dependent models are built with null P(good). The build runs with non-default
+knobs (retention windows, an LF threshold) to prove every knob can be turned."""
 
 from __future__ import annotations
 
@@ -22,10 +23,51 @@ def dbt_only(tmp_path_factory: pytest.TempPathFactory, copy_project):
     run_dbt(
         project,
         ["build"],
-        dbt_vars={"flywheel__events_path": str(sim.events_path)},
+        dbt_vars={"flywheel__events_path": str(sim.events_path), **KNOBS},
         echo=lines.append,
     )
     return project, sim, lines
+
+
+#: non-default retention windows and LF params: nothing downstream may hard-code the defaults
+KNOBS = {
+    "flywheel__retention_windows_seconds": [60, 300],
+    "flywheel__lf_params": {
+        "lf_code_accepted_retained_10m": {"retention_seconds": 300},
+        "lf_search_top_result_clicked": {"max_position": 3},
+    },
+}
+
+
+def _columns(con, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f"describe {table}").fetchall()]
+
+
+def test_retention_windows_and_lf_params_can_be_turned(dbt_only) -> None:
+    project, _, _ = dbt_only
+    con = project.connect()
+    try:
+        signals = _columns(con, "fct_output_signals")
+        rates = _columns(con, "signal_rates_daily")
+        drift = {
+            r[0] for r in con.execute("select distinct metric_name from drift_daily").fetchall()
+        }
+        registry = dict(con.execute("select lf_name, condition_sql from lf_registry").fetchall())
+        (n_votes,) = con.execute(
+            "select count(*) from fct_lf_votes where lf_code_accepted_retained_10m = 1"
+        ).fetchone()
+    finally:
+        con.close()
+    retained = [c for c in signals if c.startswith("is_retained_")]
+    assert retained == ["is_retained_1m", "is_retained_5m"]
+    assert [c for c in rates if c.startswith("retained_")] == [
+        "retained_1m_rate",
+        "retained_5m_rate",
+    ]
+    assert "is_retained_5m" in drift and "is_retained_10m" not in drift
+    assert "reverted_after_seconds > 300" in registry["lf_code_accepted_retained_10m"]
+    assert "first_click_position <= 3" in registry["lf_search_top_result_clicked"]
+    assert n_votes > 0
 
 
 def test_build_without_labels_leaves_p_good_null(dbt_only) -> None:
