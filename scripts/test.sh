@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up, then run the whole test suite: lint, dbt parse, and pytest (unit tests, and
-# functional tests that run dbt build -- dbt unit and data tests included -- the label job,
-# and the HTML report rendered in headless Chromium, on simulated data in temporary
-# warehouses).
+# Set up, then run the whole test suite: lint, format and type checks, dbt parse, and pytest
+# (unit tests, and functional tests that run dbt build -- dbt unit and data tests included --
+# the label job, the CLI, and the HTML report rendered in headless Chromium, on simulated data
+# in temporary warehouses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
@@ -14,5 +14,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
 fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
 .venv/bin/ruff check python benchmarks
+.venv/bin/ruff format --check python benchmarks
+.venv/bin/mypy --strict python/flywheel  # settings: pyproject.toml [tool.mypy]
+# (SQL lint goes here)
 .venv/bin/dbt parse --project-dir . --profiles-dir . --quiet
 .venv/bin/python -m pytest "$@"

@@ -1,17 +1,39 @@
-"""The flywheel command line: ``run | simulate | label | summary | export | evaluate | report``."""
+"""The flywheel command line: ``run | simulate | label | summary | export | evaluate | report``.
+
+Every command is three small steps: argparse options -> one frozen config object (a
+``_<command>_config`` function) -> one API call (a handler in :data:`COMMANDS`) -> a printed
+line or table. Heavy modules (dbt, torch, scikit-learn) are imported by the handler that needs
+them, so ``flywheel --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from flywheel import __version__
 from flywheel.errors import FlywheelError
+from flywheel.warehouse import first_line
+
+if TYPE_CHECKING:
+    from flywheel.evaluate import EvaluateConfig
+    from flywheel.export import ExportConfig
+    from flywheel.label_job import LabelJobConfig
+    from flywheel.pipeline import RunConfig, SimulateConfig
+    from flywheel.project import Project
+    from flywheel.report import ReportConfig
+    from flywheel.summary import SummaryConfig
+
+#: DuckDB memory_limit of ``flywheel label`` (the library, LabelJobConfig, leaves it alone)
+LABEL_MEMORY_LIMIT = "256MB"
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 def _class_balance(value: str) -> str | float:
@@ -37,15 +59,15 @@ def _add_project_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_label_options(parser: argparse.ArgumentParser) -> None:
-    memory_limit = "256MB"  # the library (LabelJobConfig) leaves DuckDB's own limit alone
     group = parser.add_argument_group(
         "label model",
         "Any votes table works: one row per output, an id column, optionally a task column, "
         "and one INTEGER column per labeling function (name starting with --lf-prefix) "
-        "voting 1 (good), 0 (bad) or -1 (abstain). With a task column and a task registry "
-        "(--tasks-table), a task's LFs are the columns starting with its lf_prefix; without "
-        "a registry (--tasks-table '') every task uses every LF column; without a task "
-        "column (--task-column '') the whole table is one task named --task-name.",
+        "voting 1 (good), 0 (bad) or -1 (abstain). With a task column and an LF registry "
+        "(--lf-registry: a table of lf_name, label_task), a task's LFs are the registry's "
+        "rows for it; without a registry (--lf-registry '') every task uses every LF column; "
+        "without a task column (--task-column '') the whole table is one task named "
+        "--task-name.",
     )
     group.add_argument("--label-seed", type=int, default=123, help="label model seed")
     group.add_argument("--epochs", type=int, default=500, help="label model epochs")
@@ -65,9 +87,10 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
         help="table of LF votes, one row per output (default: fct_lf_votes)",
     )  # fmt: skip
     group.add_argument(
-        "--tasks-table", default="label_tasks",
-        help="task registry with label_task and lf_prefix columns (default: label_tasks; "
-        "'' for none: every task uses every LF column)",
+        "--lf-registry", default="lf_registry",
+        help="LF registry table with lf_name and label_task columns: which LFs belong to which "
+        "task (default: lf_registry, built by dbt; '' for none: every task uses every LF "
+        "column named --lf-prefix*)",
     )  # fmt: skip
     group.add_argument(
         "--id-column", default="output_id",
@@ -92,45 +115,20 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
         "none); used by --class-balance ratings and the *_vs_ratings metrics",
     )  # fmt: skip
     group.add_argument(
-        "--memory-limit", default=memory_limit,
-        help=f"DuckDB memory_limit while labelling (default: {memory_limit}; 'none' "
+        "--majority-column", default="p_good_majority",
+        help="the votes table's majority-vote P(good) column (default: p_good_majority; '' "
+        "for none: majority_accuracy_vs_ratings is then NULL)",
+    )  # fmt: skip
+    group.add_argument(
+        "--memory-limit", default=LABEL_MEMORY_LIMIT,
+        help=f"DuckDB memory_limit while labelling (default: {LABEL_MEMORY_LIMIT}; 'none' "
         "for DuckDB's own, 80%% of RAM). The job reads one row per distinct vote pattern; "
         "the limit stops DuckDB from caching the whole scanned votes table, so memory does "
         "not grow with its size (DuckDB spills to disk if it ever needs more)",
     )  # fmt: skip
 
 
-def _label_config(args: argparse.Namespace, schema: str):  # noqa: ANN202
-    from flywheel.label_job import LabelJobConfig
-
-    return LabelJobConfig(
-        schema=schema,
-        votes_table=args.votes_table,
-        tasks_table=args.tasks_table or None,
-        id_column=args.id_column,
-        task_column=args.task_column or None,
-        task_name=args.task_name,
-        lf_prefix=args.lf_prefix,
-        gold_column=args.gold_column or None,
-        seed=args.label_seed,
-        n_epochs=args.epochs,
-        class_balance=args.class_balance,
-        min_rows=args.min_rows,
-        tasks=tuple(args.tasks) if args.tasks else None,
-        memory_limit=None
-        if args.memory_limit.strip().lower() in ("", "none")
-        else args.memory_limit.strip(),
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flywheel",
-        description="Implicit feedback from an AI product's events -> probabilistic labels.",
-    )
-    parser.add_argument("--version", action="version", version=f"flywheel {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser(
         "run", help="simulate sample events (unless --events), build, label, summarise"
     )
@@ -138,27 +136,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--events", type=Path, default=None, help="raw events: parquet, csv or jsonl")
     run.add_argument(
         "--truth", type=Path, default=None,
-        help="per-output truth parquet (output_id, is_good) to score labels against",
+        help="per-output truth file (output_id, is_good) to score labels against",
     )  # fmt: skip
     run.add_argument("--n-events", type=int, default=200_000, help="size of the simulated sample")
     run.add_argument("--seed", type=int, default=7, help="simulator seed")
     _add_label_options(run)
 
+
+def _add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim = commands.add_parser("simulate", help="write a simulated event stream and its truth")
     sim.add_argument("--out", type=Path, default=Path("data/sample"), help="output directory")
-    sim.add_argument("--n-events", type=int, default=200_000)
-    sim.add_argument("--seed", type=int, default=7)
-    sim.add_argument("--days", type=int, default=14)
+    sim.add_argument("--n-events", type=int, default=200_000, help="approximate raw rows")
+    sim.add_argument("--seed", type=int, default=7, help="simulator seed")
+    sim.add_argument("--days", type=int, default=14, help="days of traffic")
     sim.add_argument("--format", dest="fmt", choices=["parquet", "csv", "jsonl"], default="parquet")
 
-    label = commands.add_parser("label", help="fit the label models on the built vote table")
-    _add_project_options(label)
-    _add_label_options(label)
 
-    summary = commands.add_parser("summary", help="print the per-task label summary")
-    _add_project_options(summary)
-    summary.add_argument("--truth", type=Path, default=None, help="score against this truth file")
-
+def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = commands.add_parser(
         "export", help="write training or eval examples as JSONL (chat shape) or parquet"
     )
@@ -177,13 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-confidence", type=float, default=None,
                         help="only labels at least this sure (0..1)")  # fmt: skip
 
+
+def _add_report_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="train one classifier on ratings, majority vote and probabilistic labels; "
         "score each on held-out truth",
     )
     _add_project_options(evaluate)
-    evaluate.add_argument("--truth", type=Path, required=True, help="per-output truth parquet")
+    evaluate.add_argument("--truth", type=Path, required=True, help="per-output truth file")
     evaluate.add_argument("--seed", type=int, default=0, help="classifier seed")
     evaluate.add_argument("--bag-of-words", action="store_true",
                           help="add hashed bag-of-words text features (slow)")  # fmt: skip
@@ -196,122 +192,244 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--evaluate", action="store_true",
                         help="include `flywheel evaluate`'s table (needs --truth)")  # fmt: skip
     report.add_argument("--seed", type=int, default=0, help="evaluate's classifier seed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="flywheel",
+        description="Implicit feedback from an AI product's events -> probabilistic labels.",
+    )
+    parser.add_argument("--version", action="version", version=f"flywheel {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_parser(commands)
+    _add_simulate_parser(commands)
+    label = commands.add_parser("label", help="fit the label models on the built vote table")
+    _add_project_options(label)
+    _add_label_options(label)
+    summary = commands.add_parser("summary", help="print the per-task label summary")
+    _add_project_options(summary)
+    summary.add_argument("--truth", type=Path, default=None, help="score against this truth file")
+    _add_export_parser(commands)
+    _add_report_parsers(commands)
     return parser
 
 
+# --- one config per command, from its options ---------------------------------------------
+
+
+def _project(args: argparse.Namespace) -> Project:
+    from flywheel.project import load_project
+
+    return load_project(args.project_dir, args.db)
+
+
+def _memory_limit(value: str) -> str | None:
+    value = value.strip()
+    return None if value.lower() in ("", "none") else value
+
+
+def _label_config(args: argparse.Namespace, schema: str) -> LabelJobConfig:
+    from flywheel.label_job import LabelJobConfig
+
+    return LabelJobConfig(
+        schema=schema,
+        votes_table=args.votes_table,
+        registry_table=args.lf_registry or None,
+        id_column=args.id_column,
+        task_column=args.task_column or None,
+        task_name=args.task_name,
+        lf_prefix=args.lf_prefix,
+        gold_column=args.gold_column or None,
+        majority_column=args.majority_column or None,
+        seed=args.label_seed,
+        n_epochs=args.epochs,
+        class_balance=args.class_balance,
+        min_rows=args.min_rows,
+        tasks=tuple(args.tasks) if args.tasks else None,
+        memory_limit=_memory_limit(args.memory_limit),
+    )
+
+
+def _simulate_config(args: argparse.Namespace) -> SimulateConfig:
+    from flywheel.pipeline import SimulateConfig
+
+    return SimulateConfig(
+        out=args.out, n_events=args.n_events, seed=args.seed, days=args.days, fmt=args.fmt
+    )
+
+
+def _run_config(args: argparse.Namespace, schema: str) -> RunConfig:
+    from flywheel.pipeline import RunConfig
+
+    return RunConfig(
+        events_path=args.events,
+        truth_path=args.truth,
+        n_events=args.n_events,
+        seed=args.seed,
+        label=_label_config(args, schema),
+    )
+
+
+def _summary_config(args: argparse.Namespace) -> SummaryConfig:
+    from flywheel.summary import SummaryConfig
+
+    return SummaryConfig(truth_path=args.truth)
+
+
+def _export_config(args: argparse.Namespace) -> ExportConfig:
+    from flywheel.export import ExportConfig
+
+    return ExportConfig(
+        out=args.out,
+        fmt=args.fmt,
+        dataset=args.dataset,
+        task=args.task,
+        model_version=args.model_version,
+        since=args.since,
+        until=args.until,
+        min_confidence=args.min_confidence,
+    )
+
+
+def _evaluate_config(args: argparse.Namespace) -> EvaluateConfig:
+    from flywheel.evaluate import EvaluateConfig
+
+    return EvaluateConfig(truth_path=args.truth, seed=args.seed, bag_of_words=args.bag_of_words)
+
+
+def _report_config(args: argparse.Namespace) -> ReportConfig:
+    from flywheel.report import ReportConfig
+
+    return ReportConfig(out=args.out, truth_path=args.truth, evaluate=args.evaluate, seed=args.seed)
+
+
+# --- one handler per command: config -> one API call -> output -----------------------------
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from flywheel.pipeline import simulate_sample
+
+    sim = simulate_sample(_simulate_config(args))
+    print(
+        f"wrote {sim.n_rows:,} rows ({sim.n_outputs:,} outputs, {sim.n_duplicates:,} "
+        f"duplicates, {sim.n_malformed:,} malformed) to {sim.events_path}; "
+        f"truth in {sim.truth_path}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from flywheel.pipeline import run
+    from flywheel.summary import format_summary
+
+    project = _project(args)
+    result = run(project, _run_config(args, project.schema))
+    print()
+    print(format_summary(result.summaries))
+    return 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from flywheel.dbt import AFTER_LABELS
+    from flywheel.label_job import run_label_job
+
+    project = _project(args)
+    config = _label_config(args, project.schema)
+    with project.connect(create=False) as con:
+        runs = run_label_job(con, config)
+    for task_run in runs:
+        print(
+            f"{task_run.label_task}: {task_run.n_rows:,} outputs, {task_run.n_patterns:,} "
+            f"patterns, {task_run.n_lfs} LFs -> label_model_patterns (run {task_run.run_id})"
+        )
+    print(f"next: dbt build --selector {AFTER_LABELS}")
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from flywheel.summary import format_summary, run_summary
+
+    project, config = _project(args), _summary_config(args)
+    with project.connect(read_only=True) as con:
+        print(format_summary(run_summary(con, project.schema, config)))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from flywheel.export import run_export
+
+    project, config = _project(args), _export_config(args)
+    with project.connect(read_only=True) as con:
+        n = run_export(con, project.schema, config)
+    print(f"wrote {n:,} {config.dataset} examples to {config.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from flywheel.evaluate import format_evaluation, run_evaluation
+
+    project, config = _project(args), _evaluate_config(args)
+    with project.connect(read_only=True) as con:
+        print(format_evaluation(run_evaluation(con, project.schema, config)))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from flywheel.report import write_report
+
+    project, config = _project(args), _report_config(args)
+    with project.connect(read_only=True) as con:
+        path = write_report(con, project.schema, config)
+    print(f"wrote {path}")
+    return 0
+
+
+#: command name -> handler
+COMMANDS: dict[str, Handler] = {
+    "run": _run,
+    "simulate": _simulate,
+    "label": _label,
+    "summary": _summary,
+    "export": _export,
+    "evaluate": _evaluate,
+    "report": _report,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for a problem the user can fix)."""
+    """Run one command; return the exit status.
+
+    Parameters
+    ----------
+    argv
+        The arguments after ``flywheel`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success; 2 for a problem the user can fix (one line on stderr, no traceback),
+        including a warehouse locked by another process; 130 when interrupted.
+    """
     args = build_parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        return COMMANDS[args.command](args)
     except FlywheelError as exc:
-        print(f"flywheel: error: {exc}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"flywheel: error: {message}", file=sys.stderr)
         return 2
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise
         print(
             "flywheel: error: the warehouse is locked by another process (a dbt run, a "
-            f"notebook, the DuckDB CLI?): close it and retry ({exc})",
+            f"notebook, the DuckDB CLI?): close it and retry ({first_line(exc)})",
             file=sys.stderr,
         )
         return 2
     except KeyboardInterrupt:
         print("flywheel: interrupted", file=sys.stderr)
         return 130
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    from flywheel.project import load_project
-    from flywheel.summary import format_summary, summarize
-
-    if args.command == "simulate":
-        from flywheel.simulate import simulate
-
-        sim = simulate(
-            args.out, n_events=args.n_events, seed=args.seed, days=args.days, fmt=args.fmt
-        )
-        print(
-            f"wrote {sim.n_rows:,} rows ({sim.n_outputs:,} outputs, {sim.n_duplicates:,} "
-            f"duplicates, {sim.n_malformed:,} malformed) to {sim.events_path}; "
-            f"truth in {sim.truth_path}"
-        )
-        return 0
-
-    project = load_project(args.project_dir, args.db)
-    if args.command == "run":
-        from flywheel.pipeline import run_pipeline
-
-        result = run_pipeline(
-            project,
-            events_path=args.events,
-            truth_path=args.truth,
-            n_events=args.n_events,
-            seed=args.seed,
-            label_config=_label_config(args, project.schema),
-        )
-        print()
-        print(format_summary(result.summaries))
-        return 0
-    if args.command == "label":
-        from flywheel.label_job import run_label_job
-
-        con = project.connect()
-        try:
-            runs = run_label_job(con, _label_config(args, project.schema))
-        finally:
-            con.close()
-        for run in runs:
-            print(
-                f"{run.label_task}: {run.n_rows:,} outputs, {run.n_patterns:,} patterns, "
-                f"{run.n_lfs} LFs -> label_model_patterns (run {run.run_id})"
-            )
-        print("next: dbt build -s probabilistic_labels+")
-        return 0
-    con = project.connect(read_only=True)
-    try:
-        if args.command == "summary":
-            print(format_summary(summarize(con, project.schema, args.truth)))
-        elif args.command == "export":
-            from flywheel.export import export_examples
-
-            n = export_examples(
-                con,
-                project.schema,
-                args.out,
-                fmt=args.fmt,
-                dataset=args.dataset,
-                task=args.task,
-                model_version=args.model_version,
-                since=args.since,
-                until=args.until,
-                min_confidence=args.min_confidence,
-            )
-            print(f"wrote {n:,} {args.dataset} examples to {args.out}")
-        elif args.command == "evaluate":
-            from flywheel.evaluate import evaluate, format_evaluation
-
-            result = evaluate(
-                con, project.schema, args.truth, seed=args.seed, bag_of_words=args.bag_of_words
-            )
-            print(format_evaluation(result))
-        else:
-            from flywheel.report import render_report
-
-            evaluation = None
-            if args.evaluate:
-                if args.truth is None:
-                    raise FlywheelError("report --evaluate needs --truth (the per-output truth)")
-                from flywheel.evaluate import evaluate
-
-                evaluation = evaluate(con, project.schema, args.truth, seed=args.seed)
-            path = render_report(
-                con, project.schema, args.out, truth_path=args.truth, evaluation=evaluation
-            )
-            print(f"wrote {path}")
-    finally:
-        con.close()
-    return 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,13 @@ from typing import Any
 from flywheel.errors import FlywheelError
 from flywheel.project import Project
 
+#: selectors.yml: everything the label job reads (staging to votes), nothing built from its tables
+BEFORE_LABELS = "before_labels"
+#: selectors.yml: the label job's tables and everything built from them (labels, marts)
+AFTER_LABELS = "after_labels"
+#: what to tell a user whose warehouse has votes but no (current) labels
+RELABEL_HINT = f"run `flywheel label`, then `dbt build --selector {AFTER_LABELS}`"
+
 
 def run_dbt(
     project: Project,
@@ -35,6 +42,7 @@ def run_dbt(
     def say(line: str) -> None:
         with lock:
             write(line)
+
     started = time.monotonic()
 
     def on_event(event: Any) -> None:

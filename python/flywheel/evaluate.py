@@ -63,8 +63,16 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from flywheel.dbt import RELABEL_HINT
 from flywheel.errors import FlywheelError
 from flywheel.metrics import accuracy, auc, brier
+from flywheel.warehouse import (
+    attach_truth,
+    progress_bar_off,
+    qualified,
+    quote_identifier,
+    require_table,
+)
 
 #: the training arms, in table order: (name, description)
 ARMS: tuple[tuple[str, str], ...] = (
@@ -186,12 +194,6 @@ n_request_words as (
     select output_id, count(*) as n_words from request_words group by output_id
 ),
 
-truth as (
-    select output_id, max(is_good::int) as is_good
-    from read_parquet(?)
-    group by output_id
-),
-
 final as (
     select
         examples.output_id,
@@ -212,7 +214,7 @@ final as (
     left join fit on examples.output_id = fit.output_id
     left join n_output_words on examples.output_id = n_output_words.output_id
     left join n_request_words on examples.output_id = n_request_words.output_id
-    left join truth on examples.output_id = truth.output_id
+    left join {truth} as truth on examples.output_id = truth.output_id
 )
 
 select * from final order by output_id
@@ -274,8 +276,8 @@ def evaluate(
     con, schema
         The built warehouse (``labeled_examples`` is read).
     truth_path
-        Parquet file with ``output_id`` and ``is_good`` per output (the simulator's
-        ``truth.parquet``).
+        Truth file (parquet, csv or jsonl) with ``output_id`` and ``is_good`` per output (the
+        simulator's ``truth.parquet``).
     seed
         ``random_state`` of the classifiers (the lbfgs solver is deterministic: the results
         do not depend on it today; it is recorded for when a randomised step is added).
@@ -305,6 +307,57 @@ def evaluate(
     eval_all = eval_all[eval_all["is_good"].notna()]
 
     tasks = sorted(frame["label_task"].dropna().unique())
+    scores = _score_arms(arms, tasks, train_all, eval_all, seed, bag_of_words, notes)
+    return EvaluationResult(
+        scores=scores,
+        tasks=tasks,
+        features=[*CATEGORICAL_FEATURES, *NUMERIC_FEATURES]
+        + (["hashed bag of words"] if bag_of_words else []),
+        feature_auc=_feature_auc(train_all),
+        seed=seed,
+        n_eval_without_truth=n_missing,
+        notes=notes,
+    )
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What ``flywheel evaluate`` trains and scores; see :func:`evaluate`.
+
+    Attributes
+    ----------
+    truth_path
+        Per-output truth file (``output_id``, ``is_good``).
+    seed
+        ``random_state`` of the classifiers.
+    bag_of_words
+        Add hashed bag-of-words features (slow).
+    """
+
+    truth_path: Path
+    seed: int = 0
+    bag_of_words: bool = False
+
+
+def run_evaluation(
+    con: duckdb.DuckDBPyConnection, schema: str, config: EvaluateConfig
+) -> EvaluationResult:
+    """:func:`evaluate` with the settings of an :class:`EvaluateConfig`."""
+    return evaluate(
+        con, schema, config.truth_path, seed=config.seed, bag_of_words=config.bag_of_words
+    )
+
+
+def _score_arms(
+    arms: Sequence[str],
+    tasks: Sequence[str],
+    train_all: pd.DataFrame,
+    eval_all: pd.DataFrame,
+    seed: int,
+    bag_of_words: bool,
+    notes: list[str],
+) -> list[ArmScore]:
+    """Every arm fitted and scored per task, then pooled over the tasks (``overall``)."""
     scores: list[ArmScore] = []
     pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {arm: [] for arm in arms}
     n_train_total = dict.fromkeys(arms, 0)
@@ -333,16 +386,7 @@ def evaluate(
             p = np.concatenate([p for p, _ in pooled[arm]])
             y = np.concatenate([y for _, y in pooled[arm]])
             scores.append(_score(arm, OVERALL, n_train_total[arm], p, y))
-    return EvaluationResult(
-        scores=scores,
-        tasks=tasks,
-        features=[*CATEGORICAL_FEATURES, *NUMERIC_FEATURES]
-        + (["hashed bag of words"] if bag_of_words else []),
-        feature_auc=_feature_auc(train_all),
-        seed=seed,
-        n_eval_without_truth=n_missing,
-        notes=notes,
-    )
+    return scores
 
 
 def load_features(
@@ -352,40 +396,36 @@ def load_features(
     *,
     bag_of_words: bool = False,
 ) -> pd.DataFrame:
-    """One row per labelled output: split, task, labels, serving-time features and truth."""
-    truth_path = Path(truth_path)
-    if not truth_path.is_file():
-        raise FlywheelError(f"truth file {truth_path} not found")
-    (found,) = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = ? and table_name = 'labeled_examples'",
-        [schema],
-    ).fetchone()
-    if not found:
-        raise FlywheelError(f"{schema}.labeled_examples not found: run `flywheel run` first")
+    """One row per labelled output: split, task, labels, serving-time features and truth.
+
+    Parameters
+    ----------
+    con, schema
+        The built warehouse (``labeled_examples`` is read).
+    truth_path
+        Per-output truth, read once with :func:`flywheel.warehouse.attach_truth`.
+    bag_of_words
+        Add the ``words`` column (output words and ``q_``-prefixed request words).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Ordered by ``output_id``; ``is_good`` is null for outputs the truth file lacks.
+    """
+    require_table(con, schema, "labeled_examples", "run `flywheel run` first")
+    truth = attach_truth(con, truth_path)
     sql = _FEATURES_SQL.format(
-        labeled=f'"{schema}"."labeled_examples"',
+        labeled=qualified(schema, "labeled_examples"),
+        truth=quote_identifier(truth),
         template_share=TEMPLATE_WORD_SHARE,
         bag_of_words=_BAG_OF_WORDS_SQL if bag_of_words else "",
     )
-    (progress_bar,) = con.execute("select current_setting('enable_progress_bar')").fetchone()
-    con.execute("set enable_progress_bar = false")
-    try:
-        frame = con.execute(sql, [str(truth_path)]).df()
-    except (duckdb.BinderException, duckdb.IOException, duckdb.InvalidInputException) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise FlywheelError(
-            f"cannot read {truth_path} as a truth file (parquet with output_id, is_good): {first}"
-        ) from exc
-    finally:
-        con.execute(f"set enable_progress_bar = {'true' if progress_bar else 'false'}")
+    with progress_bar_off(con):
+        frame = con.execute(sql).df()
     if frame.empty:
         raise FlywheelError(f"{schema}.labeled_examples is empty: nothing to evaluate")
     if frame["p_good"].isna().all():
-        raise FlywheelError(
-            "labeled_examples has no p_good: run `flywheel label`, then "
-            "`dbt build -s probabilistic_labels+`"
-        )
+        raise FlywheelError(f"labeled_examples has no p_good: {RELABEL_HINT}")
     return frame
 
 

@@ -31,6 +31,7 @@ from typing import Literal
 import duckdb
 
 from flywheel.errors import FlywheelError
+from flywheel.warehouse import first_line, qualified, quote_identifier, require_table
 
 Format = Literal["jsonl", "parquet"]
 Dataset = Literal["train", "eval"]
@@ -69,6 +70,48 @@ class ExportQuery:
     description: str
 
 
+@dataclass(frozen=True)
+class ExportConfig:
+    """What ``flywheel export`` writes; see :func:`export_examples` for each field.
+
+    Attributes
+    ----------
+    out
+        Target file (``.jsonl`` or ``.parquet`` unless ``fmt`` is given).
+    fmt
+        ``'jsonl'`` or ``'parquet'``; None: from ``out``'s suffix.
+    dataset
+        ``'train'`` (``training_examples``) or ``'eval'`` (``eval_examples``).
+    task, model_version, since, until, min_confidence
+        Filters; None keeps everything.
+    """
+
+    out: Path
+    fmt: Format | None = None
+    dataset: Dataset = "train"
+    task: str | None = None
+    model_version: str | None = None
+    since: date | None = None
+    until: date | None = None
+    min_confidence: float | None = None
+
+
+def run_export(con: duckdb.DuckDBPyConnection, schema: str, config: ExportConfig) -> int:
+    """:func:`export_examples` with the settings of an :class:`ExportConfig`; rows written."""
+    return export_examples(
+        con,
+        schema,
+        config.out,
+        fmt=config.fmt,
+        dataset=config.dataset,
+        task=config.task,
+        model_version=config.model_version,
+        since=config.since,
+        until=config.until,
+        min_confidence=config.min_confidence,
+    )
+
+
 def infer_format(out_path: Path) -> Format:
     """The export format implied by ``out_path``'s suffix."""
     fmt = _SUFFIX_FORMATS.get(out_path.suffix.lower())
@@ -101,7 +144,7 @@ def build_query(
             f"min_confidence {min_confidence} is not in [0, 1] (confidence is max(P, 1 - P), "
             "so 0.5..1 is the useful range)"
         )
-    table = f'"{schema}"."{DATASET_TABLES[dataset]}"'
+    table = qualified(schema, DATASET_TABLES[dataset])
     clauses: list[str] = []
     params: list[object] = []
     described: list[str] = []
@@ -179,42 +222,38 @@ def export_examples(
         min_confidence=min_confidence,
     )
     for table in (DATASET_TABLES[dataset], "labeled_examples"):
-        _check_table(con, schema, table)
+        require_table(con, schema, table)
     _check_value(con, schema, "label_task", task, "task")
     _check_value(con, schema, "model_version", model_version, "model version")
     _check_writable(out_path)
+    written = _copy(con, query, fmt, out_path)
+    if written == 0:
+        raise FlywheelError(
+            f"no {dataset} examples in {schema}.{DATASET_TABLES[dataset]} match "
+            f"({query.description}): nothing written"
+        )
+    return written
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: ExportQuery, fmt: Format, out_path: Path) -> int:
+    """``COPY`` the query's rows to a temporary file, renamed to ``out_path`` if any."""
     select = _JSONL_SELECT if fmt == "jsonl" else "select *"
     options = "format json" if fmt == "jsonl" else "format parquet, compression zstd"
     tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
-        (written,) = con.execute(
+        row = con.execute(
             f"copy ({select} from {query.table} where {query.where} "
             f"order by shown_at, output_id) to ? ({options})",
             [*query.params, str(tmp_path)],
         ).fetchone()
-        if written == 0:
-            raise FlywheelError(
-                f"no {dataset} examples in {schema}.{DATASET_TABLES[dataset]} match "
-                f"({query.description}): nothing written"
-            )
-        os.replace(tmp_path, out_path)
+        written = int(row[0]) if row is not None else 0
+        if written:
+            os.replace(tmp_path, out_path)
     except (duckdb.IOException, OSError) as exc:
-        raise FlywheelError(f"cannot write {out_path}: {_first_line(exc)}") from exc
+        raise FlywheelError(f"cannot write {out_path}: {first_line(exc)}") from exc
     finally:
         tmp_path.unlink(missing_ok=True)
-    return int(written)
-
-
-def _check_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
-    (found,) = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    if not found:
-        raise FlywheelError(
-            f"{schema}.{table} not found in the warehouse: "
-            "run `flywheel run` (or `dbt build`) first"
-        )
+    return written
 
 
 def _check_value(
@@ -223,16 +262,14 @@ def _check_value(
     """``value`` must occur in ``column`` of labeled_examples (every labelled output)."""
     if value is None:
         return
-    table = f'"{schema}"."labeled_examples"'
-    (found,) = con.execute(
-        f"select count(*) from (select 1 from {table} where {column} = ? limit 1)", [value]
-    ).fetchone()
-    if found:
+    table, col = qualified(schema, "labeled_examples"), quote_identifier(column)
+    found = con.execute(f"select 1 from {table} where {col} = ? limit 1", [value]).fetchone()
+    if found is not None:
         return
     known = [
-        row[0]
+        str(row[0])
         for row in con.execute(
-            f"select distinct {column} from {table} where {column} is not null order by 1"
+            f"select distinct {col} from {table} where {col} is not null order by 1"
         ).fetchall()
     ]
     raise FlywheelError(f"unknown {what} {value!r}: the warehouse has {', '.join(known) or 'none'}")
@@ -246,7 +283,3 @@ def _check_writable(out_path: Path) -> None:
         raise FlywheelError(f"cannot write {out_path}: it is a directory")
     if not os.access(parent, os.W_OK):
         raise FlywheelError(f"cannot write {out_path}: directory {parent} is not writable")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -6,16 +6,86 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from flywheel.dbt import run_dbt
+from flywheel.dbt import AFTER_LABELS, BEFORE_LABELS, run_dbt
 from flywheel.errors import FlywheelError
 from flywheel.label_job import LabelJobConfig, TaskRun, run_label_job
 from flywheel.project import Project
 from flywheel.summary import TaskSummary, summarize
 
+if TYPE_CHECKING:
+    from flywheel.simulate import SimulationResult
+
+__all__ = [
+    "AFTER_LABELS",
+    "BEFORE_LABELS",
+    "SAMPLE_DIR",
+    "PipelineResult",
+    "RunConfig",
+    "SimulateConfig",
+    "run",
+    "run_pipeline",
+    "simulate_sample",
+]
+
 SAMPLE_DIR = Path("data") / "sample"
-#: selectors.yml: what the label job reads, and what is built from its tables
-BEFORE_LABELS, AFTER_LABELS = "before_labels", "after_labels"
+
+
+@dataclass(frozen=True)
+class SimulateConfig:
+    """What ``flywheel simulate`` writes (see :func:`flywheel.simulate.simulate`).
+
+    Attributes
+    ----------
+    out
+        Directory for the events, truth and actions files (created if missing).
+    n_events, seed, days
+        Approximate size, seed and length in days of the simulated stream.
+    fmt
+        Events file format; the truth and actions files are always parquet.
+    """
+
+    out: Path = SAMPLE_DIR
+    n_events: int = 200_000
+    seed: int = 7
+    days: int = 14
+    fmt: Literal["parquet", "csv", "jsonl"] = "parquet"
+
+
+def simulate_sample(config: SimulateConfig) -> SimulationResult:
+    """Write the simulated event stream (and its truth) that ``config`` describes."""
+    from flywheel.simulate import simulate
+
+    return simulate(
+        config.out, n_events=config.n_events, seed=config.seed, days=config.days, fmt=config.fmt
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What ``flywheel run`` does.
+
+    Attributes
+    ----------
+    events_path
+        Raw events (parquet, csv or jsonl). None: simulate ``n_events`` sample events into
+        ``data/sample/`` under the project, with their truth file.
+    truth_path
+        Per-output truth (``output_id``, ``is_good``) to score the labels against; defaults to
+        the simulator's when it simulated.
+    n_events, seed
+        Size and seed of the simulated sample.
+    label
+        Label job settings; None: :class:`~flywheel.label_job.LabelJobConfig`'s defaults in
+        the project's target schema.
+    """
+
+    events_path: Path | None = None
+    truth_path: Path | None = None
+    n_events: int = 200_000
+    seed: int = 7
+    label: LabelJobConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -28,45 +98,39 @@ class PipelineResult:
     summaries: list[TaskSummary]
 
 
-def run_pipeline(
-    project: Project,
-    *,
-    events_path: Path | None = None,
-    truth_path: Path | None = None,
-    n_events: int = 200_000,
-    seed: int = 7,
-    label_config: LabelJobConfig | None = None,
-    echo: Callable[[str], None] = print,
+def run(
+    project: Project, config: RunConfig, *, echo: Callable[[str], None] = print
 ) -> PipelineResult:
     """Run everything on the project's DuckDB warehouse.
+
+    Simulate (unless ``config.events_path``), ``dbt build --selector before_labels``, the label
+    job, ``dbt build --selector after_labels``, then the summary.
 
     Parameters
     ----------
     project
         The resolved project (see :func:`flywheel.project.load_project`).
-    events_path
-        Raw events (parquet, csv or jsonl). None: simulate ``n_events`` sample events into
-        ``data/sample/`` under the project, with their truth file.
-    truth_path
-        Per-output truth (``output_id``, ``is_good``) to score the labels against; defaults to
-        the simulator's when it simulated.
-    n_events, seed
-        Size and seed of the simulated sample.
-    label_config
-        Label job settings (schema defaults to the project's target schema).
+    config
+        What to read, simulate and fit.
     echo
         Where progress lines go.
+
+    Returns
+    -------
+    PipelineResult
+        The events and truth used, the label job's runs and the per-task summary.
     """
     started = time.monotonic()
 
     def step(message: str) -> None:
         echo(f"[{time.monotonic() - started:6.1f}s] {message}")
 
+    events_path, truth_path = config.events_path, config.truth_path
     if events_path is None:
-        from flywheel.simulate import simulate
-
-        step(f"simulating ~{n_events:,} sample events (seed {seed})")
-        sim = simulate(project.root / SAMPLE_DIR, n_events=n_events, seed=seed)
+        step(f"simulating ~{config.n_events:,} sample events (seed {config.seed})")
+        sim = simulate_sample(
+            SimulateConfig(project.root / SAMPLE_DIR, n_events=config.n_events, seed=config.seed)
+        )
         step(
             f"wrote {sim.n_rows:,} raw rows for {sim.n_outputs:,} outputs "
             f"({sim.n_duplicates:,} duplicate deliveries, {sim.n_malformed:,} malformed) "
@@ -80,26 +144,35 @@ def run_pipeline(
     step(f"dbt build: staging, sessions, signals, votes -> {project.db_path}")
     run_dbt(project, ["build", "--selector", BEFORE_LABELS], dbt_vars=dbt_vars, echo=echo)
 
-    config = label_config or LabelJobConfig(schema=project.schema)
     step("label job: fitting one label model per task on vote patterns")
-    con = project.connect()
-    try:
-        runs = run_label_job(con, config)
-    finally:
-        con.close()
-    for run in runs:
+    with project.connect() as con:
+        runs = run_label_job(con, config.label or LabelJobConfig(schema=project.schema))
+    for task_run in runs:
         step(
-            f"  {run.label_task}: {run.n_rows:,} outputs, {run.n_patterns:,} patterns, "
-            f"{run.n_lfs} LFs, loss {run.train_loss:.2e}"
+            f"  {task_run.label_task}: {task_run.n_rows:,} outputs, "
+            f"{task_run.n_patterns:,} patterns, {task_run.n_lfs} LFs, "
+            f"loss {task_run.train_loss:.2e}"
         )
 
     step("dbt build: probabilistic labels and what depends on them")
     run_dbt(project, ["build", "--selector", AFTER_LABELS], dbt_vars=dbt_vars, echo=echo)
 
-    con = project.connect()
-    try:
+    with project.connect() as con:
         summaries = summarize(con, project.schema, truth_path)
-    finally:
-        con.close()
     step("done")
     return PipelineResult(events_path, truth_path, runs, summaries)
+
+
+def run_pipeline(
+    project: Project,
+    *,
+    events_path: Path | None = None,
+    truth_path: Path | None = None,
+    n_events: int = 200_000,
+    seed: int = 7,
+    label_config: LabelJobConfig | None = None,
+    echo: Callable[[str], None] = print,
+) -> PipelineResult:
+    """:func:`run` with the fields of a :class:`RunConfig` as keyword arguments."""
+    config = RunConfig(events_path, truth_path, n_events, seed, label_config)
+    return run(project, config, echo=echo)

@@ -34,9 +34,24 @@ class Project:
     db_path: Path
     schema: str
 
-    def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        """Open the warehouse, with a clear error when another process holds its lock."""
-        if read_only and not self.db_path.exists():
+    def connect(self, *, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
+        """Open the warehouse, with a clear error when another process holds its lock.
+
+        Parameters
+        ----------
+        read_only
+            Open it read-only (several readers may share the file; a missing file is an
+            error).
+        create
+            Create the file when it does not exist (only when not ``read_only``); False: a
+            missing warehouse is an error, as for a reader.
+
+        Returns
+        -------
+        duckdb.DuckDBPyConnection
+            In the UTC time zone; close it (or use it as a context manager).
+        """
+        if (read_only or not create) and not self.db_path.exists():
             raise FlywheelError(
                 f"warehouse {self.db_path} does not exist: run `flywheel run` or `dbt build` first"
             )
@@ -101,7 +116,6 @@ def _profile_target(root: Path) -> dict[str, object]:
         raise FlywheelError(f"{path}: no usable '{PROFILE_NAME}' profile ({exc})") from exc
     if target.get("type") != "duckdb":
         raise FlywheelError(
-            f"{path}: the flywheel CLI runs on a duckdb target only, "
-            f"found {target.get('type')!r}"
+            f"{path}: the flywheel CLI runs on a duckdb target only, found {target.get('type')!r}"
         )
     return dict(target)

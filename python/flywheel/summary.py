@@ -7,8 +7,10 @@ from pathlib import Path
 
 import duckdb
 
+from flywheel.dbt import RELABEL_HINT
 from flywheel.errors import FlywheelError
 from flywheel.metrics import accuracy, auc, brier
+from flywheel.warehouse import attach_truth, qualified, quote_identifier, require_table
 
 
 @dataclass(frozen=True)
@@ -39,51 +41,78 @@ class TaskSummary:
     ratings_accuracy: float | None = None
 
 
-def summarize(
-    con: duckdb.DuckDBPyConnection, schema: str, truth_path: Path | None = None
+@dataclass(frozen=True)
+class SummaryConfig:
+    """What ``flywheel summary`` prints.
+
+    Attributes
+    ----------
+    truth_path
+        Per-output truth file (``output_id``, ``is_good``; parquet, csv or jsonl) to score the
+        labels against; None: the label summary alone.
+    """
+
+    truth_path: Path | None = None
+
+
+def run_summary(
+    con: duckdb.DuckDBPyConnection, schema: str, config: SummaryConfig
 ) -> list[TaskSummary]:
-    """Summarise ``probabilistic_labels`` per task (and score it against ``truth_path``)."""
-    labels = f'"{schema}"."probabilistic_labels"'
-    try:
-        rows = con.execute(
-            f"""
-            select label_task, count(*), avg(is_covered::int), avg(p_good),
-                   avg(label), count(explicit_label)
-            from {labels} group by label_task order by label_task
-            """
-        ).fetchall()
-    except duckdb.CatalogException as exc:
-        raise FlywheelError(
-            f"{schema}.probabilistic_labels not found: run `flywheel run` first"
-        ) from exc
-    if truth_path is not None and not truth_path.is_file():
-        raise FlywheelError(f"truth file {truth_path} not found")
+    """:func:`summarize` with the settings of a :class:`SummaryConfig`."""
+    return summarize(con, schema, config.truth_path)
+
+
+def summarize(
+    con: duckdb.DuckDBPyConnection, schema: str, truth_path: Path | str | None = None
+) -> list[TaskSummary]:
+    """Summarise ``probabilistic_labels`` per task, and score it against a truth file.
+
+    Parameters
+    ----------
+    con, schema
+        The built warehouse and the schema dbt built into.
+    truth_path
+        Per-output truth (``output_id``, ``is_good``), read once with
+        :func:`flywheel.warehouse.attach_truth`; None: no scores.
+
+    Returns
+    -------
+    list of TaskSummary
+        One per label task, in task order.
+    """
+    require_table(con, schema, "probabilistic_labels", "run `flywheel run` first")
+    labels = qualified(schema, "probabilistic_labels")
+    rows = con.execute(
+        f"""
+        select label_task, count(*), avg(is_covered::int), avg(p_good),
+               avg(label), count(explicit_label)
+        from {labels} group by label_task order by label_task
+        """
+    ).fetchall()
+    truth = attach_truth(con, truth_path) if truth_path is not None else None
     summaries = []
     for task, n, coverage, mean_p, share_good, n_rated in rows:
         if mean_p is None:
-            raise FlywheelError(
-                f"probabilistic_labels has no p_good for {task}: run `flywheel label`, "
-                "then `dbt build -s probabilistic_labels+`"
-            )
+            raise FlywheelError(f"probabilistic_labels has no p_good for {task}: {RELABEL_HINT}")
         summary = TaskSummary(task, n, coverage, mean_p, share_good, n_rated)
-        if truth_path is not None:
-            summary = _score(con, labels, truth_path, summary)
+        if truth is not None:
+            summary = _score(con, labels, truth, summary)
         summaries.append(summary)
     return summaries
 
 
 def _score(
-    con: duckdb.DuckDBPyConnection, labels: str, truth_path: Path, summary: TaskSummary
+    con: duckdb.DuckDBPyConnection, labels: str, truth: str, summary: TaskSummary
 ) -> TaskSummary:
     scored = con.execute(
         f"""
         select l.p_good, coalesce(l.p_good_majority, 0.5) as p_majority,
                l.explicit_label, t.is_good, l.is_covered
         from {labels} as l
-        inner join read_parquet(?) as t on l.output_id = t.output_id
+        inner join {quote_identifier(truth)} as t on l.output_id = t.output_id
         where l.label_task = ?
         """,
-        [str(truth_path), summary.label_task],
+        [summary.label_task],
     ).df()
     covered = scored[scored["is_covered"]]
     rated = scored[scored["explicit_label"].notna()]

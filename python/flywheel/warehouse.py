@@ -8,6 +8,8 @@ and every problem a user can fix becomes a one-line :class:`~flywheel.errors.Fly
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -115,6 +117,18 @@ def attach_truth(con: duckdb.DuckDBPyConnection, truth_path: Path | str) -> str:
     finally:
         con.execute(f"drop table if exists {quote_identifier(staged)}")
     return TRUTH_VIEW
+
+
+@contextmanager
+def progress_bar_off(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Turn DuckDB's progress bar off for a block (a long query in a CLI), then restore it."""
+    row = con.execute("select current_setting('enable_progress_bar')").fetchone()
+    was_on = bool(row[0]) if row is not None else False
+    con.execute("set enable_progress_bar = false")
+    try:
+        yield
+    finally:
+        con.execute(f"set enable_progress_bar = {'true' if was_on else 'false'}")
 
 
 def _temp_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
