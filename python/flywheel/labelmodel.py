@@ -37,7 +37,7 @@ DEFAULT_CHUNK_PATTERNS = 65_536
 """Distinct patterns per block when accumulating ``O`` (bounds peak memory)."""
 
 
-class PatternLabelModel(LabelModel):
+class PatternLabelModel(LabelModel):  # type: ignore[misc]  # snorkel is untyped
     """A :class:`LabelModel` that trains on distinct vote patterns weighted by counts.
 
     Parameters

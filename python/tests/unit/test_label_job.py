@@ -387,7 +387,7 @@ def test_failure_mid_write_keeps_previous_labels(con, monkeypatch):
         for t in ("label_model_runs", "label_model_lf_weights", "label_model_patterns")
     }
 
-    original = label_job._insert_frame
+    original = label_job.tables.insert_frame
     calls = []
 
     def flaky(connection, name, frame):
@@ -396,7 +396,7 @@ def test_failure_mid_write_keeps_previous_labels(con, monkeypatch):
             raise RuntimeError("disk on fire")
         original(connection, name, frame)
 
-    monkeypatch.setattr(label_job, "_insert_frame", flaky)
+    monkeypatch.setattr(label_job.tables, "insert_frame", flaky)
     with pytest.raises(RuntimeError, match="disk on fire"):
         run_label_job(con, LabelJobConfig(n_epochs=100, seed=99))
     assert len(calls) == 2
@@ -412,7 +412,7 @@ def test_failure_mid_write_keeps_previous_labels(con, monkeypatch):
         pd.testing.assert_frame_equal(table(con, name), frame)
 
     # The connection is usable afterwards (no transaction left open).
-    monkeypatch.setattr(label_job, "_insert_frame", original)
+    monkeypatch.setattr(label_job.tables, "insert_frame", original)
     assert len(run_label_job(con, CFG)) == 2
 
 
@@ -506,13 +506,13 @@ def test_memory_limit_is_set_and_restored(con, monkeypatch):
         return con.execute("select current_setting('memory_limit')").fetchall()[0][0]
 
     seen = []
-    original = label_job._fetch_patterns
+    original = label_job.votes.fetch_patterns
 
     def spy(connection, *args):
         seen.append(setting())
         return original(connection, *args)
 
-    monkeypatch.setattr(label_job, "_fetch_patterns", spy)
+    monkeypatch.setattr(label_job.votes, "fetch_patterns", spy)
     default = setting()
     run_label_job(con, LabelJobConfig(n_epochs=20, memory_limit="512MiB"))
     assert seen == ["512.0 MiB"] and setting() == default  # the default comes back exactly

@@ -1,0 +1,132 @@
+"""The label job's settings: which votes table, which columns, how to fit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from flywheel.errors import FlywheelError
+from flywheel.labelmodel import DEFAULT_CHUNK_PATTERNS
+
+LF_PREFIX = "lf_"
+DEFAULT_TASK_NAME = "default"
+
+
+@dataclass(frozen=True)
+class LabelJobConfig:
+    """Where to read votes and how to fit the label models.
+
+    Parameters
+    ----------
+    schema
+        Schema holding the votes and tasks tables; the label tables are written there too.
+    votes_table
+        One row per model output with integer LF vote columns in {-1, 0, 1} (named
+        ``lf_prefix*``). Any table with that shape works, not only ``fct_lf_votes``.
+    registry_table
+        LF registry with ``lf_name`` and ``label_task`` columns (``lf_registry``, built by dbt
+        from the one list of labeling functions): a task's LFs are the registry's rows for it,
+        in the votes table's column order. None (or ``''``): no registry, every task uses every
+        LF column (named ``lf_prefix*``). Not read when there is no task column.
+    id_column
+        Output id column of the votes table (checked to exist; one row per output is
+        assumed, not checked).
+    task_column
+        Column of the votes table naming the output's label task. None (or ``''``): the whole
+        table is one task named ``task_name``.
+    task_name
+        The task's name (``label_task`` in the label tables) when there is no task column.
+    lf_prefix
+        LF columns are the votes table's columns whose names start with this.
+    gold_column
+        Explicit user rating (1 good / 0 bad / NULL), used for ``class_balance='ratings'``
+        and the ``*_vs_ratings`` metrics; None (or ``''``) if there is none.
+    majority_column
+        Column of the votes table holding each output's majority-vote P(good) (computed once,
+        in SQL, by the votes model), used for ``majority_accuracy_vs_ratings``; None (or
+        ``''``) if there is none (the metric is then NULL).
+    seed, n_epochs, lr, l2
+        Label model training settings.
+    class_balance
+        ``'uniform'``, ``'ratings'`` (P(good) estimated from the gold column per task), or a
+        float P(good) in (0, 1).
+    min_rows
+        Refuse to fit a task with fewer outputs than this.
+    tasks
+        Tasks to fit; None means every task (of the registry, or of the task column).
+    memory_limit
+        DuckDB ``memory_limit`` while the job runs (e.g. ``'1GB'``), restored afterwards (a
+        non-default previous limit as DuckDB reports it, rounded to 0.1 of its unit); None
+        leaves it alone. DuckDB keeps the table blocks it scanned in its buffer cache up
+        to this limit, so it bounds the process's memory on very large votes tables (the
+        job's own data is one row per distinct pattern). Applies to the whole database
+        instance the connection belongs to.
+    chunk_patterns
+        Distinct patterns one-hot encoded at a time when fitting and predicting.
+    """
+
+    schema: str = "main"
+    votes_table: str = "fct_lf_votes"
+    registry_table: str | None = "lf_registry"
+    id_column: str = "output_id"
+    task_column: str | None = "label_task"
+    task_name: str = DEFAULT_TASK_NAME
+    lf_prefix: str = LF_PREFIX
+    gold_column: str | None = "explicit_label"
+    majority_column: str | None = "p_good_majority"
+    seed: int = 123
+    n_epochs: int = 500
+    lr: float = 0.01
+    l2: float = 0.0
+    class_balance: str | float = "uniform"
+    min_rows: int = 50
+    tasks: tuple[str, ...] | None = None
+    memory_limit: str | None = None
+    chunk_patterns: int = DEFAULT_CHUNK_PATTERNS
+
+
+def normalized(config: LabelJobConfig) -> LabelJobConfig:
+    """Map ``''`` to None for the optional table and column names."""
+    return replace(
+        config,
+        registry_table=config.registry_table or None,
+        task_column=config.task_column or None,
+        gold_column=config.gold_column or None,
+        majority_column=config.majority_column or None,
+    )
+
+
+def check_config(config: LabelJobConfig) -> None:
+    cb = config.class_balance
+    if isinstance(cb, str):
+        if cb not in ("uniform", "ratings"):
+            raise FlywheelError(
+                f"invalid class balance {cb!r}: use 'uniform', 'ratings' or a number in (0, 1)"
+            )
+        if cb == "ratings" and config.gold_column is None:
+            raise FlywheelError(
+                "class balance 'ratings' needs a gold (rating) column: "
+                "set the gold column or use 'uniform'"
+            )
+    elif isinstance(cb, bool) or not isinstance(cb, (int, float)) or not 0.0 < cb < 1.0:
+        raise FlywheelError(
+            f"invalid class balance {cb!r}: use 'uniform', 'ratings' or a number in (0, 1)"
+        )
+    if config.n_epochs < 1:
+        raise FlywheelError(f"n_epochs must be at least 1, got {config.n_epochs}")
+    if not (config.lr > 0 and math.isfinite(config.lr)):
+        raise FlywheelError(f"learning rate must be a positive number, got {config.lr}")
+    if not (config.l2 >= 0 and math.isfinite(config.l2)):
+        raise FlywheelError(f"l2 must be a non-negative number, got {config.l2}")
+    if config.min_rows < 1:
+        raise FlywheelError(f"min_rows must be at least 1, got {config.min_rows}")
+    if config.chunk_patterns < 1:
+        raise FlywheelError(f"chunk_patterns must be at least 1, got {config.chunk_patterns}")
+    if config.tasks is not None and len(config.tasks) == 0:
+        raise FlywheelError("no tasks selected: name at least one task or omit the option")
+    if not config.lf_prefix:
+        raise FlywheelError("the LF column prefix is empty: use e.g. 'lf_' (--lf-prefix)")
+    if not config.id_column:
+        raise FlywheelError("the id column is empty: name the output id column (--id-column)")
+    if config.task_column is None and not config.task_name:
+        raise FlywheelError("the task name is empty: name the task (--task-name)")

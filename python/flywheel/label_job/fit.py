@@ -1,0 +1,201 @@
+"""Fitting one task's label model on its vote patterns, and what the fit says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+import snorkel
+import torch
+
+from flywheel import __version__ as FLYWHEEL_VERSION
+from flywheel.errors import FlywheelError
+from flywheel.label_job.config import LabelJobConfig
+from flywheel.label_job.votes import Task
+from flywheel.labelmodel import PatternLabelModel
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """What the job did for one task; the fields mirror the ``label_model_runs`` table.
+
+    ``lf_columns`` is a tuple here and comma-separated in the table. The ``*_vs_ratings``
+    metrics score the labels (and the majority vote) against the explicit ratings, thresholded
+    at 0.5 with a tie counting half; they are None when no output of the task was rated (AUC
+    also when the ratings are all of one class).
+    """
+
+    run_id: str
+    label_task: str
+    fitted_at: datetime
+    votes_table: str
+    n_rows: int
+    n_patterns: int
+    n_lfs: int
+    lf_columns: tuple[str, ...]
+    class_balance_good: float
+    class_balance_source: str
+    seed: int
+    n_epochs: int
+    lr: float
+    l2: float
+    train_loss: float
+    n_rated: int
+    accuracy_vs_ratings: float | None
+    auc_vs_ratings: float | None
+    majority_accuracy_vs_ratings: float | None
+    snorkel_version: str
+    torch_version: str
+    numpy_version: str
+    duckdb_version: str
+    flywheel_version: str
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    run: TaskRun
+    weights: pd.DataFrame
+    patterns: pd.DataFrame
+
+
+def class_balance(config: LabelJobConfig, task: str, n_good: int, n_bad: int) -> tuple[float, str]:
+    """Return ``(P(good), source)`` for a task."""
+    cb = config.class_balance
+    if cb == "uniform":
+        return 0.5, "uniform"
+    if cb == "ratings":
+        if n_good == 0 or n_bad == 0:
+            raise FlywheelError(
+                f"class balance 'ratings' needs both good and bad ratings, task {task!r} has "
+                f"{n_good} good and {n_bad} bad: use 'uniform' or a number in (0, 1)"
+            )
+        return n_good / (n_good + n_bad), "ratings"
+    return float(cb), "fixed"
+
+
+def _accuracy(p_good: np.ndarray, n_good: np.ndarray, n_bad: np.ndarray) -> float | None:
+    """Count-weighted accuracy of thresholding ``p_good`` at 0.5; a tie or NaN counts half."""
+    total = n_good.sum() + n_bad.sum()
+    if total == 0:
+        return None
+    says_good = np.where(p_good > 0.5, 1.0, np.where(p_good < 0.5, 0.0, 0.5))  # NaN -> 0.5
+    return float((n_good @ says_good + n_bad @ (1.0 - says_good)) / total)
+
+
+def _auc(p_good: np.ndarray, n_good: np.ndarray, n_bad: np.ndarray) -> float | None:
+    """Count-weighted ROC AUC of ``p_good`` for the good ratings (ties count half)."""
+    pos, neg = n_good.sum(), n_bad.sum()
+    if pos == 0 or neg == 0:
+        return None
+    scores, inverse = np.unique(p_good, return_inverse=True)
+    pos_at = np.bincount(inverse, weights=n_good, minlength=len(scores))
+    neg_at = np.bincount(inverse, weights=n_bad, minlength=len(scores))
+    neg_below = np.cumsum(neg_at) - neg_at
+    return float((pos_at @ neg_below + 0.5 * pos_at @ neg_at) / (pos * neg))
+
+
+def fit_task(
+    config: LabelJobConfig,
+    run_id: str,
+    task: Task,
+    data: dict[str, np.ndarray],
+    lf_columns: list[str],
+    votes_name: str,
+) -> TaskResult:
+    counts = np.asarray(data["n_outputs"], dtype=np.int64)
+    n_rows = int(counts.sum())
+    if n_rows < config.min_rows:
+        raise FlywheelError(
+            f"task {task.name!r} has {n_rows} rows in {votes_name}, fewer than min_rows="
+            f"{config.min_rows}: collect more data, lower --min-rows or leave the task out"
+        )
+    # int8: with hundreds of thousands of distinct patterns, [p, m] copies add up.
+    all_votes = np.column_stack([np.asarray(data[c], dtype=np.int8) for c in lf_columns])
+    task_votes = all_votes[:, [lf_columns.index(c) for c in task.lf_columns]]
+    if np.all(task_votes == -1):
+        raise FlywheelError(
+            f"every {task.lf_source} LF abstains on every row of task {task.name!r}: "
+            "check the LF definitions and the task column"
+        )
+    rated_good = np.asarray(data["n_rated_good"], dtype=np.int64)
+    rated_bad = np.asarray(data["n_rated_bad"], dtype=np.int64)
+    n_good, n_bad = int(rated_good.sum()), int(rated_bad.sum())
+    p_good_prior, source = class_balance(config, task.name, n_good, n_bad)
+
+    model = PatternLabelModel(cardinality=2, chunk_patterns=config.chunk_patterns)
+    try:
+        model.fit_patterns(
+            task_votes,
+            counts,
+            class_balance=[1.0 - p_good_prior, p_good_prior],
+            seed=config.seed,
+            n_epochs=config.n_epochs,
+            lr=config.lr,
+            l2=config.l2,
+        )
+    except Exception as exc:  # snorkel raises a bare Exception on a NaN loss
+        if "NaN" in str(exc):
+            raise FlywheelError(
+                f"label model for task {task.name!r} diverged (loss is NaN): lower the "
+                "learning rate"
+            ) from exc
+        raise
+    p_good = model.predict_proba_patterns(task_votes)[:, 1]
+    p_majority = np.asarray(data["p_good_majority"], dtype=np.float64)  # NaN: no LF voted
+    fitted_at = datetime.now(UTC).replace(tzinfo=None)
+
+    good_w, bad_w = rated_good.astype(np.float64), rated_bad.astype(np.float64)
+    run = TaskRun(
+        run_id=run_id,
+        label_task=task.name,
+        fitted_at=fitted_at,
+        votes_table=votes_name,
+        n_rows=n_rows,
+        n_patterns=int(len(counts)),
+        n_lfs=len(task.lf_columns),
+        lf_columns=task.lf_columns,
+        class_balance_good=p_good_prior,
+        class_balance_source=source,
+        seed=config.seed,
+        n_epochs=config.n_epochs,
+        lr=config.lr,
+        l2=config.l2,
+        train_loss=model.final_loss(),
+        n_rated=n_good + n_bad,
+        accuracy_vs_ratings=_accuracy(p_good, good_w, bad_w),
+        auc_vs_ratings=_auc(p_good, good_w, bad_w),
+        majority_accuracy_vs_ratings=None
+        if config.majority_column is None
+        else _accuracy(p_majority, good_w, bad_w),
+        snorkel_version=snorkel.__version__,
+        torch_version=torch.__version__,
+        numpy_version=np.__version__,
+        duckdb_version=duckdb.__version__,
+        flywheel_version=FLYWHEEL_VERSION,
+    )
+    cprobs = model.get_conditional_probs()  # [m, 3, 2]: P(vote index | Y); 0 = abstain
+    with np.errstate(divide="ignore", invalid="ignore"):  # an LF that never votes here
+        learned = model.get_weights().astype(np.float64)
+    learned = pd.array(np.where(model.coverage > 0, learned, np.nan), dtype="Float64")
+    weights = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "label_task": task.name,
+            "lf_name": list(task.lf_columns),
+            "coverage": model.coverage.astype(np.float64),
+            "learned_accuracy": learned,  # NULL for an LF that never votes on the task
+            "p_good_vote_given_good": cprobs[:, 2, 1],
+            "p_bad_vote_given_bad": cprobs[:, 1, 0],
+            "p_abstain_given_good": cprobs[:, 0, 1],
+            "p_abstain_given_bad": cprobs[:, 0, 0],
+        }
+    )
+    patterns = pd.DataFrame({"run_id": run_id, "label_task": task.name}, index=range(len(counts)))
+    for j, col in enumerate(lf_columns):
+        patterns[col] = all_votes[:, j].astype(np.int32)
+    patterns["n_outputs"] = counts
+    patterns["p_good"] = p_good.astype(np.float64)
+    return TaskResult(run=run, weights=weights, patterns=patterns)
