@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,6 +14,7 @@ import snorkel
 import torch
 
 from flywheel import __version__ as FLYWHEEL_VERSION
+from flywheel import metrics
 from flywheel.errors import FlywheelError
 from flywheel.label_job.config import LabelJobConfig
 from flywheel.label_job.votes import Task
@@ -76,25 +79,19 @@ def class_balance(config: LabelJobConfig, task: str, n_good: int, n_bad: int) ->
     return float(cb), "fixed"
 
 
-def _accuracy(p_good: np.ndarray, n_good: np.ndarray, n_bad: np.ndarray) -> float | None:
-    """Count-weighted accuracy of thresholding ``p_good`` at 0.5; a tie or NaN counts half."""
-    total = n_good.sum() + n_bad.sum()
-    if total == 0:
-        return None
-    says_good = np.where(p_good > 0.5, 1.0, np.where(p_good < 0.5, 0.0, 0.5))  # NaN -> 0.5
-    return float((n_good @ says_good + n_bad @ (1.0 - says_good)) / total)
+def _vs_ratings(
+    metric: Callable[..., float], p_good: np.ndarray, n_good: np.ndarray, n_bad: np.ndarray
+) -> float | None:
+    """A :mod:`flywheel.metrics` metric of per-pattern P(good) against the ratings.
 
-
-def _auc(p_good: np.ndarray, n_good: np.ndarray, n_bad: np.ndarray) -> float | None:
-    """Count-weighted ROC AUC of ``p_good`` for the good ratings (ties count half)."""
-    pos, neg = n_good.sum(), n_bad.sum()
-    if pos == 0 or neg == 0:
-        return None
-    scores, inverse = np.unique(p_good, return_inverse=True)
-    pos_at = np.bincount(inverse, weights=n_good, minlength=len(scores))
-    neg_at = np.bincount(inverse, weights=n_bad, minlength=len(scores))
-    neg_below = np.cumsum(neg_at) - neg_at
-    return float((pos_at @ neg_below + 0.5 * pos_at @ neg_at) / (pos * neg))
+    Each pattern counts once as good with weight ``n_good`` (its outputs rated good) and once
+    as bad with weight ``n_bad``: the same as scoring every rated output. None when the
+    metric is undefined (no rated output; for AUC, ratings of one class only).
+    """
+    p = np.concatenate([p_good, p_good])
+    y = np.concatenate([np.ones(len(p_good), bool), np.zeros(len(p_good), bool)])
+    value = metric(p, y, sample_weight=np.concatenate([n_good, n_bad]))
+    return None if math.isnan(value) else float(value)
 
 
 def fit_task(
@@ -165,11 +162,11 @@ def fit_task(
         l2=config.l2,
         train_loss=model.final_loss(),
         n_rated=n_good + n_bad,
-        accuracy_vs_ratings=_accuracy(p_good, good_w, bad_w),
-        auc_vs_ratings=_auc(p_good, good_w, bad_w),
+        accuracy_vs_ratings=_vs_ratings(metrics.accuracy, p_good, good_w, bad_w),
+        auc_vs_ratings=_vs_ratings(metrics.auc, p_good, good_w, bad_w),
         majority_accuracy_vs_ratings=None
         if config.majority_column is None
-        else _accuracy(p_majority, good_w, bad_w),
+        else _vs_ratings(metrics.accuracy, p_majority, good_w, bad_w),
         snorkel_version=snorkel.__version__,
         torch_version=torch.__version__,
         numpy_version=np.__version__,
