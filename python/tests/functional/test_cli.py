@@ -8,6 +8,8 @@ nothing here changes the warehouse the other functional tests read.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,13 @@ from flywheel.simulate import simulate
 from flywheel.summary import format_summary, summarize
 
 TASKS = ["chat_response", "code_suggestion", "search_result"]
+#: a process that holds a warehouse open read-write until killed
+HOLD_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(120)
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -299,3 +308,33 @@ def test_a_missing_warehouse_is_one_line_and_not_created(
 def test_no_project_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["summary", "--project-dir", str(tmp_path)])
     _one_error_line(capsys, status, contains="has no dbt_project.yml")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["summary"], ["export", "x.jsonl"], ["evaluate", "--truth", "{truth}"], ["report"]],
+)
+def test_an_unbuilt_warehouse_says_run_flywheel(
+    built, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    args = [arg.format(truth=built.sim.truth_path) for arg in command]
+    status = main(_cli(built, db, *args))
+    _one_error_line(capsys, status, contains="run `flywheel run`")
+
+
+def test_a_locked_warehouse_is_named_as_such(
+    built, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "locked.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        status = main(_cli(built, db, "summary"))
+    finally:
+        holder.kill()
+        holder.wait()
+    _one_error_line(capsys, status, contains="is locked by another process")
