@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -11,9 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flywheel.pipeline import PipelineResult, run_pipeline
+from flywheel.cli import main
+from flywheel.pipeline import SAMPLE_DIR, SimulateConfig, simulate_sample
 from flywheel.project import Project, load_project
-from flywheel.simulate import SimulationResult, simulate
+from flywheel.simulate import SimulationResult
+from flywheel.summary import TaskSummary, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ITEMS = [
@@ -25,9 +29,6 @@ PROJECT_ITEMS = [
     "seeds",
     "tests",
 ]
-#: size of the simulated stream the functional tests share (about 23k outputs)
-FUNCTIONAL_N_EVENTS = 60_000
-FUNCTIONAL_SEED = 11
 
 
 def _copy_project(destination: Path) -> Path:
@@ -50,11 +51,21 @@ def copy_project() -> Callable[[Path], Path]:
 
 @dataclass(frozen=True)
 class Built:
-    """The whole pipeline, run once on a simulated stream, in a temporary project copy."""
+    """``flywheel run`` on the default sample (the README's figures), in a temporary project copy.
+
+    Attributes
+    ----------
+    project
+        The project copy and its warehouse.
+    sim
+        The default sample (what ``flywheel run`` simulates without ``--events``).
+    stdout
+        What ``flywheel run`` printed: progress lines, then the summary table.
+    """
 
     project: Project
     sim: SimulationResult
-    result: PipelineResult
+    stdout: str
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run SQL on the built warehouse and fetch every row."""
@@ -69,24 +80,43 @@ class Built:
         """A connection to the built warehouse (close it)."""
         return self.project.connect()
 
+    def summaries(self) -> list[TaskSummary]:
+        """``summarize()`` of the built warehouse against the sample's truth."""
+        con = self.connect()
+        try:
+            return summarize(con, self.project.schema, self.sim.truth_path)
+        finally:
+            con.close()
+
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """Simulate, dbt build (unit and data tests included), label, dbt build the labels."""
+    """``flywheel run --events SAMPLE --truth TRUTH`` through the CLI, once per session.
+
+    The sample is the default one (``SimulateConfig()``: what ``flywheel run`` simulates when
+    given no events, and what ``scripts/demo.sh`` prints), so the README's default-sample
+    figures can be checked against this very run. dbt builds with its unit and data tests.
+    """
     root = _copy_project(tmp_path_factory.mktemp("project"))
-    sim = simulate(root / "data" / "sim", n_events=FUNCTIONAL_N_EVENTS, seed=FUNCTIONAL_SEED)
+    sim = simulate_sample(SimulateConfig(out=root / SAMPLE_DIR))
     saved = os.environ.pop("FLYWHEEL_DUCKDB_PATH", None)
+    out = io.StringIO()
     try:
-        project = load_project(root)
-        result = run_pipeline(
-            project, events_path=sim.events_path, truth_path=sim.truth_path, echo=lambda _: None
-        )
+        with contextlib.redirect_stdout(out):
+            status = main(
+                [
+                    "run", "--project-dir", str(root), "--db", str(root / "flywheel.duckdb"),
+                    "--events", str(sim.events_path), "--truth", str(sim.truth_path),
+                ]
+            )  # fmt: skip
+        project = load_project(root, root / "flywheel.duckdb")
     finally:
         if saved is None:
             os.environ.pop("FLYWHEEL_DUCKDB_PATH", None)
         else:
             os.environ["FLYWHEEL_DUCKDB_PATH"] = saved
-    return Built(project, sim, result)
+    assert status == 0, out.getvalue()[-2000:]
+    return Built(project, sim, out.getvalue())
 
 
 @pytest.fixture(autouse=True)

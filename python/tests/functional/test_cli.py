@@ -17,8 +17,7 @@ import duckdb
 import pytest
 
 from flywheel.cli import main
-from flywheel.evaluate import evaluate, format_evaluation
-from flywheel.simulate import simulate
+from flywheel.readme import evaluate_block, read_blocks
 from flywheel.summary import format_summary, summarize
 
 TASKS = ["chat_response", "code_suggestion", "search_result"]
@@ -29,6 +28,9 @@ con = duckdb.connect(sys.argv[1])
 print("locked", flush=True)
 time.sleep(120)
 """
+
+
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 @pytest.fixture(autouse=True)
@@ -81,34 +83,19 @@ def _one_error_line(capsys: pytest.CaptureFixture[str], status: int, *, contains
 # --- run ---------------------------------------------------------------------------------------
 
 
-def test_run_on_an_events_file_prints_the_summary_of_what_it_built(
-    copy_project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    root = copy_project(tmp_path / "project")
-    sim = simulate(tmp_path / "sim", n_events=30_000, seed=5, fmt="jsonl")
-    db = tmp_path / "run.duckdb"
-    status = main(
-        [
-            "run", "--project-dir", str(root), "--db", str(db),
-            "--events", str(sim.events_path), "--truth", str(sim.truth_path),
-            "--epochs", "100", "--memory-limit", "none",
-        ]
-    )  # fmt: skip
-    out, err = capsys.readouterr()
-    assert status == 0, err
-    assert not (root / "data" / "sample").exists(), "--events: nothing simulated"
-    con = duckdb.connect(str(db))  # as dbt-duckdb, which keeps it open in this process
+def test_run_on_an_events_file_prints_the_summary_of_what_it_built(built) -> None:
+    # The session fixture IS `flywheel run --events SAMPLE --truth TRUTH` through main().
+    con = built.connect()
     try:
-        summaries = summarize(con, "main", sim.truth_path)
+        summaries = summarize(con, "main", built.sim.truth_path)
         (n_labelled,) = con.execute("select count(*) from probabilistic_labels").fetchone()
-        (epochs,) = con.execute("select distinct n_epochs from label_model_runs").fetchone()
     finally:
         con.close()
     assert [s.label_task for s in summaries] == TASKS
-    assert out.endswith("\n" + format_summary(summaries) + "\n")
+    assert built.stdout.endswith("\n" + format_summary(summaries) + "\n")
     assert all(s.label_model_auc is not None for s in summaries), "scored against --truth"
-    assert sum(s.n_outputs for s in summaries) == n_labelled >= 0.95 * sim.n_outputs
-    assert epochs == 100
+    assert sum(s.n_outputs for s in summaries) == n_labelled >= 0.95 * built.sim.n_outputs
+    assert "dbt build" in built.stdout and "label job" in built.stdout  # progress lines
 
 
 def test_run_with_a_missing_events_file(
@@ -222,13 +209,17 @@ def test_export_an_unknown_task_is_one_line_and_writes_nothing(
 # --- evaluate, report --------------------------------------------------------------------------
 
 
-def test_evaluate_prints_the_evaluation(
-    built, warehouse: Path, reader, capsys: pytest.CaptureFixture[str]
+def test_evaluate_prints_the_evaluation_the_readme_shows(
+    built, warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    truth = built.sim.truth_path
-    assert main(_cli(built, warehouse, "evaluate", "--truth", str(truth), "--seed", "3")) == 0
+    # `built` is the default sample, so this is the README's `evaluate` block, command and all
+    # (regenerate with `python scripts/readme_figures.py --write`).
+    assert main(_cli(built, warehouse, "evaluate", "--truth", str(built.sim.truth_path))) == 0
     out = capsys.readouterr().out
-    assert out == format_evaluation(evaluate(reader, built.project.schema, truth, seed=3)) + "\n"
+    assert "(c) probabilistic labels" in out
+    assert read_blocks(README).get("evaluate") == evaluate_block(out.rstrip("\n")), (
+        "README.md's evaluate figures are stale: run python scripts/readme_figures.py --write"
+    )
 
 
 def test_evaluate_with_a_bad_truth_file_is_one_line(

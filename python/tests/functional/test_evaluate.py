@@ -1,11 +1,11 @@
 """flywheel.evaluate on the built warehouse: many weak labels beat a few explicit ratings.
 
-On the fixture's stream (~23k outputs, ~90 rated in the train split) the margin is wide: pooled
-over the tasks, the classifier trained on probabilistic labels scores about 72% accuracy and 0.80
-AUC on held-out truth, the one trained on ratings about 57% and 0.71. On six streams tried (60k
-and 200k events, seeds 1, 2, 3, 4, 7, 11) probabilistic labels win on accuracy by 8 to 16 points
-and on Brier score every time; on AUC they win or tie (pooled, one tie at 0.850 on seed 1 at
-200k) per task and pooled. So accuracy is asserted with a margin, AUC without.
+On the fixture's stream (the default sample: the README's `evaluate` block has the figures) the
+classifier trained on probabilistic labels beats the one trained on ratings by 6 points of
+accuracy, pooled over the tasks. On the other streams tried when this test was written (60k and
+200k events, seeds 1, 2, 3, 4, 11) they won on accuracy by 8 to 16 points and on Brier score
+every time, and won or tied on AUC. So accuracy is asserted with a 5-point margin, AUC
+without.
 """
 
 from __future__ import annotations
