@@ -20,13 +20,13 @@
     that co-fires with a bad-vote LF by construction misleads it.
 -#}
 {% macro labeling_functions() -%}
-{%- set code = 'code_suggestion' -%}
-{%- set chat = 'chat_response' -%}
-{%- set search = 'search_result' -%}
-{%- set read_seconds = var('flywheel__read_seconds') -%}
-{%- set long_read_seconds = var('flywheel__long_read_seconds') -%}
-{%- set skim_seconds = var('flywheel__skim_seconds') -%}
-{%- set kept = 'is_accepted and coalesce(reverted_after_seconds > {retention_seconds}, true)' -%}
+    {%- set code = 'code_suggestion' -%}
+    {%- set chat = 'chat_response' -%}
+    {%- set search = 'search_result' -%}
+    {%- set read_seconds = var('flywheel__read_seconds') -%}
+    {%- set long_read_seconds = var('flywheel__long_read_seconds') -%}
+    {%- set skim_seconds = var('flywheel__skim_seconds') -%}
+    {%- set kept = 'is_accepted and coalesce(reverted_after_seconds > {retention_seconds}, true)' -%}
 {{ return([
 
     {'name': 'lf_code_accepted_retained_10m', 'label_task': code, 'vote': 1,

@@ -11,7 +11,8 @@ valid_count as (
 ),
 
 duplicate_count as (
-    select count(*) as n from {{ ref('base_events__validated') }} where is_duplicate
+    select count(*) as n from {{ ref('base_events__validated') }}
+    where is_duplicate
 ),
 
 rejected_count as (

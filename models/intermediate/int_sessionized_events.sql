@@ -26,7 +26,8 @@ flagged as (
         *,
         case
             when previous_occurred_at is null then 1
-            when {{ flywheel.seconds_between('previous_occurred_at', 'occurred_at') }}
+            when
+                {{ flywheel.seconds_between('previous_occurred_at', 'occurred_at') }}
                 > {{ var('flywheel__session_gap_minutes') }} * 60 then 1
             else 0
         end as is_session_start
@@ -59,8 +60,9 @@ bounded as (
 final as (
     select
         event_id,
-        {{ dbt.hash(dbt.concat(['user_id', "'|'", dbt.cast('session_started_at', api.Column.translate_type('string'))])) }}
-            as session_id,
+        {{ dbt.hash(dbt.concat([
+            'user_id', "'|'", dbt.cast('session_started_at', api.Column.translate_type('string'))
+        ])) }} as session_id,
         user_id,
         user_session_number,
         position_in_session,

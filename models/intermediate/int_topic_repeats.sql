@@ -34,8 +34,12 @@ candidate_pairs as (
     inner join request_tokens as later
         on asked.user_id = later.user_id
         and asked.token = later.token
-        and later.requested_at >= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_min_hours'), 'asked.requested_at') }}
-        and later.requested_at <= {{ dbt.dateadd('hour', var('flywheel__topic_repeat_max_hours'), 'asked.requested_at') }}
+        and later.requested_at >= {{
+            dbt.dateadd('hour', var('flywheel__topic_repeat_min_hours'), 'asked.requested_at')
+        }}
+        and later.requested_at <= {{
+            dbt.dateadd('hour', var('flywheel__topic_repeat_max_hours'), 'asked.requested_at')
+        }}
     group by asked.request_id, later.request_id
 ),
 

@@ -35,18 +35,18 @@ daily_counts as (
     group by label_task, shown_date, lf_name
     union all
     {%- for signal in signal_names %}
-    select
-        label_task,
-        shown_date,
-        'signal' as metric_kind,
-        '{{ signal }}' as metric_name,
-        count({{ signal }}) as n_outputs,
-        count(case when {{ signal }} then 1 end) as n_hits
-    from signals
-    group by label_task, shown_date
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            label_task,
+            shown_date,
+            'signal' as metric_kind,
+            '{{ signal }}' as metric_name,
+            count({{ signal }}) as n_outputs,
+            count(case when {{ signal }} then 1 end) as n_hits
+        from signals
+        group by label_task, shown_date
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -82,9 +82,7 @@ flagged as (
     select
         *,
         rate - baseline_rate as rate_change,
-        (rate - baseline_rate)
-            / nullif(sqrt(baseline_rate * (1 - baseline_rate) / nullif(n_outputs, 0)), 0)
-            as z_score
+        (rate - baseline_rate) / nullif(sqrt(baseline_rate * (1 - baseline_rate) / nullif(n_outputs, 0)), 0) as z_score
     from scored
 ),
 

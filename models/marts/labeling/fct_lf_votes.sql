@@ -24,9 +24,9 @@ votes as (
         shown_at,
         shown_date,
         case explicit_rating when 1 then 1 when -1 then 0 end as explicit_label,
-        {%- for lf in lfs %}
+    {%- for lf in lfs %}
         {{ flywheel.labeling_function(lf) }} as {{ lf.name }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from signals
 ),
 
@@ -34,10 +34,10 @@ counted as (
     select
         *,
         {% for lf in lfs -%}
-        case when {{ lf.name }} = 1 then 1 else 0 end{{ ' +' if not loop.last }}
+            case when {{ lf.name }} = 1 then 1 else 0 end{{ ' +' if not loop.last }}
         {% endfor -%} as n_good_votes,
         {% for lf in lfs -%}
-        case when {{ lf.name }} = 0 then 1 else 0 end{{ ' +' if not loop.last }}
+            case when {{ lf.name }} = 0 then 1 else 0 end{{ ' +' if not loop.last }}
         {% endfor -%} as n_bad_votes
     from votes
 ),
@@ -46,8 +46,7 @@ final as (
     select
         *,
         n_good_votes + n_bad_votes > 0 as is_covered,
-        cast(n_good_votes as {{ flywheel.type_double() }})
-            / nullif(n_good_votes + n_bad_votes, 0) as p_good_majority
+        cast(n_good_votes as {{ flywheel.type_double() }}) / nullif(n_good_votes + n_bad_votes, 0) as p_good_majority
     from counted
 )
 

@@ -13,19 +13,19 @@ votes as (
 
 long_votes as (
     {%- for lf in lfs %}
-    select
-        output_id,
-        label_task,
-        shown_date,
-        explicit_label,
-        cast('{{ lf.name }}' as {{ dbt.type_string() }}) as lf_name,
-        cast({{ lf.lf_position }} as {{ dbt.type_int() }}) as lf_position,
-        {{ lf.name }} as vote
-    from votes
-    where label_task = '{{ lf.label_task }}'
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            output_id,
+            label_task,
+            shown_date,
+            explicit_label,
+            cast('{{ lf.name }}' as {{ dbt.type_string() }}) as lf_name,
+            cast({{ lf.lf_position }} as {{ dbt.type_int() }}) as lf_position,
+            {{ lf.name }} as vote
+        from votes
+        where label_task = '{{ lf.label_task }}'
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

@@ -10,18 +10,18 @@ with
 
 definitions as (
     {%- for lf in lfs %}
-    select
-        cast('{{ lf.name }}' as {{ dbt.type_string() }}) as lf_name,
-        cast('{{ lf.label_task }}' as {{ dbt.type_string() }}) as label_task,
-        cast({{ lf.lf_position }} as {{ dbt.type_int() }}) as lf_position,
-        cast({{ lf.vote }} as {{ dbt.type_int() }}) as vote,
-        cast('{{ "good" if lf.vote == 1 else "bad" }}' as {{ dbt.type_string() }}) as votes_for,
-        cast({{ flywheel.sql_string(lf.condition_sql) }} as {{ dbt.type_string() }}) as condition_sql,
-        cast({{ flywheel.sql_string(tojson(lf.params, sort_keys=true)) }} as {{ dbt.type_string() }}) as params,
-        cast({{ flywheel.sql_string(lf.description) }} as {{ dbt.type_string() }}) as description
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            cast('{{ lf.name }}' as {{ dbt.type_string() }}) as lf_name,
+            cast('{{ lf.label_task }}' as {{ dbt.type_string() }}) as label_task,
+            cast({{ lf.lf_position }} as {{ dbt.type_int() }}) as lf_position,
+            cast({{ lf.vote }} as {{ dbt.type_int() }}) as vote,
+            cast('{{ "good" if lf.vote == 1 else "bad" }}' as {{ dbt.type_string() }}) as votes_for,
+            cast({{ flywheel.sql_string(lf.condition_sql) }} as {{ dbt.type_string() }}) as condition_sql,
+            cast({{ flywheel.sql_string(tojson(lf.params, sort_keys=true)) }} as {{ dbt.type_string() }}) as params,
+            cast({{ flywheel.sql_string(lf.description) }} as {{ dbt.type_string() }}) as description
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

@@ -2,7 +2,8 @@
     Snorkel's LFAnalysis(L).lf_summary(Y) in SQL, per label task: for each LF of the task,
     over the task's outputs (L), its polarity, coverage, overlaps and conflicts; and over the
     outputs with an explicit rating (Y), its correct and incorrect votes and empirical accuracy.
-    Fractions are of the task's outputs, as in Snorkel.
+    Fractions are of the task's outputs, as in Snorkel. ("overlaps" is quoted for sqlfluff, whose
+    DuckDB dialect reads a bare overlaps as the OVERLAPS operator; the column is overlaps.)
 -#}
 with
 
@@ -11,12 +12,18 @@ votes_long as (
 ),
 
 outputs as (
-    select output_id, label_task, n_good_votes, n_bad_votes
+    select
+        output_id,
+        label_task,
+        n_good_votes,
+        n_bad_votes
     from {{ ref('fct_lf_votes') }}
 ),
 
 task_sizes as (
-    select label_task, count(*) as n_outputs
+    select
+        label_task,
+        count(*) as n_outputs
     from outputs
     group by label_task
 ),
@@ -65,12 +72,12 @@ final as (
         task_sizes.n_outputs,
         per_lf.n_votes,
         cast(per_lf.n_votes as {{ flywheel.type_double() }}) / task_sizes.n_outputs as coverage,
-        cast(per_lf.n_overlaps as {{ flywheel.type_double() }}) / task_sizes.n_outputs as overlaps,
+        cast(per_lf.n_overlaps as {{ flywheel.type_double() }}) / task_sizes.n_outputs as "overlaps",
         cast(per_lf.n_conflicts as {{ flywheel.type_double() }}) / task_sizes.n_outputs as conflicts,
         per_lf.n_correct as correct,
         per_lf.n_incorrect as incorrect,
         cast(per_lf.n_correct as {{ flywheel.type_double() }})
-            / nullif(per_lf.n_correct + per_lf.n_incorrect, 0) as empirical_accuracy
+        / nullif(per_lf.n_correct + per_lf.n_incorrect, 0) as empirical_accuracy
     from per_lf
     inner join task_sizes
         on per_lf.label_task = task_sizes.label_task

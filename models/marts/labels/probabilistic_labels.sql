@@ -56,8 +56,8 @@ labeled as (
         patterns.p_good,
         patterns.run_id as label_run_id,
         {%- else %}
-        cast(null as {{ flywheel.type_double() }}) as p_good,
-        cast(null as {{ dbt.type_string() }}) as label_run_id,
+            cast(null as {{ flywheel.type_double() }}) as p_good,
+            cast(null as {{ dbt.type_string() }}) as label_run_id,
         {%- endif %}
         votes.p_good_majority,
         votes.explicit_label

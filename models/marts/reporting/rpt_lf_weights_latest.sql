@@ -52,15 +52,15 @@ latest_weights as (
     where ranked_runs.run_recency = 1
 ),
 {%- else -%}
-latest_weights as (
-    select
-        cast(null as {{ dbt.type_string() }}) as label_task,
-        cast(null as {{ dbt.type_string() }}) as lf_name,
-        cast(null as {{ dbt.type_string() }}) as run_id,
-        cast(null as {{ dbt.type_timestamp() }}) as fitted_at,
-        cast(null as {{ dbt.type_float() }}) as learned_accuracy
-    where 1 = 0
-),
+    latest_weights as (
+        select
+            cast(null as {{ dbt.type_string() }}) as label_task,
+            cast(null as {{ dbt.type_string() }}) as lf_name,
+            cast(null as {{ dbt.type_string() }}) as run_id,
+            cast(null as {{ dbt.type_timestamp() }}) as fitted_at,
+            cast(null as {{ dbt.type_float() }}) as learned_accuracy
+        where 1 = 0
+    ),
 {%- endif %}
 
 final as (

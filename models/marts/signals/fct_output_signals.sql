@@ -45,7 +45,9 @@ clicks_ranked as (
 ),
 
 first_clicks as (
-    select output_id, result_position as first_click_position
+    select
+        output_id,
+        result_position as first_click_position
     from clicks_ranked
     where click_number = 1
 ),
@@ -62,7 +64,9 @@ ratings_ranked as (
 ),
 
 last_ratings as (
-    select output_id, rating as explicit_rating
+    select
+        output_id,
+        rating as explicit_rating
     from ratings_ranked
     where rating_recency = 1
 ),
@@ -165,13 +169,13 @@ signals as (
         {{ flywheel.seconds_between('first_accepted_at', 'first_reverted_at') }}
             as reverted_after_seconds,
         {%- for window in retention_windows %}
-        case
-            when first_accepted_at is null then null
-            when first_reverted_at is not null
-                and {{ flywheel.seconds_between('first_accepted_at', 'first_reverted_at') }} <= {{ window }}
-                then false
-            else true
-        end as is_retained_{{ flywheel.window_label(window) }},
+            case
+                when first_accepted_at is null then null
+                when first_reverted_at is not null
+                    and {{ flywheel.seconds_between('first_accepted_at', 'first_reverted_at') }} <= {{ window }}
+                    then false
+                else true
+            end as is_retained_{{ flywheel.window_label(window) }},
         {%- endfor %}
 
         -- follow-up requests in the same session
@@ -181,7 +185,7 @@ signals as (
         coalesce(
             next_request_similarity >= {{ similar }}
             and {{ flywheel.seconds_between('shown_at', 'next_requested_at') }}
-                <= {{ var('flywheel__rerequest_window_seconds') }},
+            <= {{ var('flywheel__rerequest_window_seconds') }},
             false
         ) as is_rerequested,
         coalesce(next_request_similarity < {{ similar }}, false) as is_followed_by_new_request,

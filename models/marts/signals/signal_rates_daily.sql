@@ -19,9 +19,9 @@ daily as (
         avg(case when is_rejected then 1.0 else 0.0 end) as reject_rate,
         avg(case when is_ignored then 1.0 else 0.0 end) as ignore_rate,
         {%- for window in var('flywheel__retention_windows_seconds') %}
-        {%- set retained = 'is_retained_' ~ flywheel.window_label(window) %}
-        avg(case when {{ retained }} then 1.0 when {{ retained }} is not null then 0.0 end)
-            as retained_{{ flywheel.window_label(window) }}_rate,
+            {%- set retained = 'is_retained_' ~ flywheel.window_label(window) %}
+            avg(case when {{ retained }} then 1.0 when {{ retained }} is not null then 0.0 end)
+                as retained_{{ flywheel.window_label(window) }}_rate,
         {%- endfor %}
         avg(share_rewritten) as mean_share_rewritten,
         avg(dwell_seconds) as mean_dwell_seconds,
