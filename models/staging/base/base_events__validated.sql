@@ -50,27 +50,27 @@ with_lookups as (
 
 with_properties as (
     select
-        with_lookups.*,
+        *,
         case when is_properties_object then {{ flywheel.json_get('properties', 'text') }} end
             as property_text,
-        case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'n_chars'), api.Column.translate_type('integer')) }}
-        end as property_n_chars,
-        case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'n_results'), api.Column.translate_type('integer')) }}
-        end as property_n_results,
-        case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'share_rewritten'), 'double') }}
-        end as property_share_rewritten,
-        case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'position'), api.Column.translate_type('integer')) }}
-        end as property_position,
-        case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'dwell_seconds'), 'double') }}
-        end as property_dwell_seconds,
-        case when is_properties_object
-            then {{ dbt.safe_cast(flywheel.json_get('properties', 'rating'), api.Column.translate_type('integer')) }}
-        end as property_rating
+        case when is_properties_object then {{
+            dbt.safe_cast(flywheel.json_get('properties', 'n_chars'), api.Column.translate_type('integer'))
+        }} end as property_n_chars,
+        case when is_properties_object then {{
+            dbt.safe_cast(flywheel.json_get('properties', 'n_results'), api.Column.translate_type('integer'))
+        }} end as property_n_results,
+        case when is_properties_object then {{
+            dbt.safe_cast(flywheel.json_get('properties', 'share_rewritten'), 'double')
+        }} end as property_share_rewritten,
+        case when is_properties_object then {{
+            dbt.safe_cast(flywheel.json_get('properties', 'position'), api.Column.translate_type('integer'))
+        }} end as property_position,
+        case when is_properties_object then {{
+            dbt.safe_cast(flywheel.json_get('properties', 'dwell_seconds'), 'double')
+        }} end as property_dwell_seconds,
+        case when is_properties_object then {{
+            dbt.safe_cast(flywheel.json_get('properties', 'rating'), api.Column.translate_type('integer'))
+        }} end as property_rating
     from with_lookups
 ),
 
@@ -86,7 +86,8 @@ validated as (
             when not is_known_surface then 'unknown_surface'
             when request_id is null or trim(request_id) = '' then 'missing_request_id'
             when is_output_event and (output_id is null or trim(output_id) = '') then 'missing_output_id'
-            when {{ flywheel.seconds_between('received_at', 'occurred_at') }}
+            when
+                {{ flywheel.seconds_between('received_at', 'occurred_at') }}
                 > {{ var('flywheel__max_clock_skew_hours') }} * 3600 then 'occurred_in_future'
             when properties is null or not coalesce(is_properties_object, false) then 'invalid_properties'
             when event_type = 'feedback' and coalesce(property_rating, 0) not in (-1, 1)
