@@ -13,9 +13,9 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
-.venv/bin/ruff check python benchmarks
-.venv/bin/ruff format --check python benchmarks
+.venv/bin/ruff check python benchmarks scripts
+.venv/bin/ruff format --check python benchmarks scripts
 .venv/bin/mypy --strict python/flywheel  # settings: pyproject.toml [tool.mypy]
-# (SQL lint goes here)
+.venv/bin/sqlfluff lint models macros tests  # settings: .sqlfluff (jinja templater, dbt context in .sqlfluff_lib)
 .venv/bin/dbt parse --project-dir . --profiles-dir . --quiet
 .venv/bin/python -m pytest "$@"
