@@ -1,9 +1,11 @@
 -- Nothing is lost in staging: raw rows = valid events + duplicate deliveries + rejected rows.
--- Returns a row (and fails) when the counts disagree.
+-- Returns a row (and fails) when the counts disagree. Raw rows are counted from the same reader
+-- staging reads (the file or table of the event contract; a JSON lines file's non-blank lines).
+-- depends_on: {{ source('flywheel', 'raw_events') }}
 with
 
 raw_count as (
-    select count(*) as n from {{ source('flywheel', 'raw_events') }}
+    select count(*) as n from {{ flywheel.raw_events() }} as raw_events
 ),
 
 valid_count as (

@@ -15,9 +15,14 @@ sqlfluff's dbt builtins (`ref`, `source`, `config`, `return`, `tojson`) it rende
   `load_relation` find nothing. sqlfluff still lints the other `{% if %}` branches (it renders
   variants of a file for the branches one rendering leaves out).
 - `exceptions.raise_compiler_error` fails the render, as it fails dbt's compile.
+- `run_query` answers the one introspection our macros make (`describe` of the raw events):
+  every column of the event contract, as text. `modules` and `run_started_at` are dbt's.
 """
 
+import datetime as _datetime
 import pathlib as _pathlib
+import re as _re
+import types as _types
 
 import jinja2 as _jinja2
 import yaml as _yaml
@@ -28,6 +33,18 @@ with open(_PROJECT_DIR / "dbt_project.yml", encoding="utf-8") as _file:
 _MISSING = object()
 
 execute = True
+modules = _types.SimpleNamespace(re=_re, datetime=_datetime)
+run_started_at = _datetime.datetime(2026, 1, 1, tzinfo=_datetime.UTC)
+
+_CONTRACT = (
+    "event_id", "occurred_at", "received_at", "user_id", "surface", "event_type",
+    "request_id", "output_id", "model_version", "properties",
+)
+
+
+def run_query(sql):
+    """`describe` of the raw events: the event contract's columns, all text."""
+    return _types.SimpleNamespace(rows=[(name, "VARCHAR") for name in _CONTRACT])
 
 
 def var(name, default=_MISSING):
@@ -146,6 +163,11 @@ dbt = _DbtNamespace()
 
 
 class _Adapter:
+    @staticmethod
+    def quote(identifier):
+        """dbt-duckdb's adapter.quote: the identifier in double quotes."""
+        return '"' + identifier + '"'
+
     @staticmethod
     def type():
         return "duckdb"

@@ -3,11 +3,40 @@
     whether it repeats an earlier valid row's event_id (`is_duplicate`). stg_events and
     stg_events_rejected are filters of this one model, so raw = valid + duplicates + rejected
     holds by construction, and tests/assert_raw_events_reconcile.sql checks it.
+
+    Nothing here can fail on a value: every conversion is a try_cast, so a bad value is a
+    rejection reason, never a failed build. Ties are broken by a hash of the whole raw row, so
+    the same events give the same result on every build. Events about an output count only
+    from the user it was first delivered to.
 -#}
+{#- the numeric properties of each event type (README, the event contract); others are ignored -#}
+{%- set properties_of = {
+    'output_shown': ['n_chars', 'n_results'], 'accept': ['n_chars'], 'revert': ['n_chars'],
+    'copy': ['n_chars'], 'edit': ['share_rewritten'], 'click': ['position', 'dwell_seconds'],
+    'feedback': ['rating'],
+} -%}
+{%- set numeric_properties = ['n_chars', 'n_results', 'share_rewritten', 'position', 'dwell_seconds', 'rating'] -%}
+{#- kept as they arrived, for the quarantine -#}
+{%- set raw_columns = [
+    'event_id', 'occurred_at', 'received_at', 'user_id', 'surface', 'event_type', 'request_id',
+    'output_id', 'model_version',
+] -%}
+{%- set carried_by = {} -%}
+{%- for name in numeric_properties -%}
+    {%- set event_types = [] -%}
+    {%- for event_type, names in properties_of.items() if name in names -%}
+        {%- do event_types.append("'" ~ event_type ~ "'") -%}
+    {%- endfor -%}
+    {%- do carried_by.update({name: event_types | join(', ')}) -%}
+{%- endfor -%}
+{%- set max_integer = 2147483647 -%}
+{%- set build_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
+-- depends_on: {{ source('flywheel', 'raw_events') }}
+
 with
 
 raw_events as (
-    select * from {{ source('flywheel', 'raw_events') }}
+    select * from {{ flywheel.raw_events() }} as raw_events
 ),
 
 event_types as (
@@ -20,18 +49,34 @@ surfaces as (
 
 typed as (
     select
-        cast(raw_events.event_id as {{ dbt.type_string() }}) as event_id,
+        {{ flywheel.clean_text('raw_events.event_id') }} as event_id,
         {{ flywheel.parse_utc_timestamp('raw_events.occurred_at') }} as occurred_at,
         {{ flywheel.parse_utc_timestamp('raw_events.received_at') }} as received_at,
-        cast(raw_events.user_id as {{ dbt.type_string() }}) as user_id,
-        lower(cast(raw_events.surface as {{ dbt.type_string() }})) as surface,
-        lower(cast(raw_events.event_type as {{ dbt.type_string() }})) as event_type,
-        cast(raw_events.request_id as {{ dbt.type_string() }}) as request_id,
-        cast(raw_events.output_id as {{ dbt.type_string() }}) as output_id,
-        cast(raw_events.model_version as {{ dbt.type_string() }}) as model_version,
+        {{ flywheel.clean_text('raw_events.user_id') }} as user_id,
+        lower({{ flywheel.clean_text('raw_events.surface') }}) as surface,
+        lower({{ flywheel.clean_text('raw_events.event_type') }}) as event_type,
+        {{ flywheel.clean_text('raw_events.request_id') }} as request_id,
+        {{ flywheel.clean_text('raw_events.output_id') }} as output_id,
+        {{ flywheel.clean_text('raw_events.model_version') }} as model_version,
         cast(raw_events.properties as {{ dbt.type_string() }}) as properties,
-        cast(raw_events.occurred_at as {{ dbt.type_string() }}) as raw_occurred_at,
-        cast(raw_events.received_at as {{ dbt.type_string() }}) as raw_received_at
+        {%- for name in raw_columns %}
+            cast(raw_events.{{ name }} as {{ dbt.type_string() }}) as raw_{{ name }},
+        {%- endfor %}
+        raw_events.raw_line,
+        raw_events.is_unreadable_line,
+        {{ dbt.hash(dbt.concat([
+            "coalesce(cast(raw_events.event_id as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.occurred_at as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.received_at as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.user_id as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.surface as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.event_type as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.request_id as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.output_id as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.model_version as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(cast(raw_events.properties as " ~ dbt.type_string() ~ "), '~')", "'|'",
+            "coalesce(raw_events.raw_line, '~')",
+        ])) }} as row_hash
     from raw_events
 ),
 
@@ -48,77 +93,156 @@ with_lookups as (
         on typed.surface = surfaces.surface
 ),
 
-with_properties as (
+with_property_text as (
+    -- each numeric property of the event's type as the text it arrived as (null when absent or
+    -- not a property of the type), and as a number when it is one
     select
         *,
         case when is_properties_object then {{ flywheel.json_get('properties', 'text') }} end
             as property_text,
-        case when is_properties_object then {{
-            dbt.safe_cast(flywheel.json_get('properties', 'n_chars'), api.Column.translate_type('integer'))
-        }} end as property_n_chars,
-        case when is_properties_object then {{
-            dbt.safe_cast(flywheel.json_get('properties', 'n_results'), api.Column.translate_type('integer'))
-        }} end as property_n_results,
-        case when is_properties_object then {{
-            dbt.safe_cast(flywheel.json_get('properties', 'share_rewritten'), 'double')
-        }} end as property_share_rewritten,
-        case when is_properties_object then {{
-            dbt.safe_cast(flywheel.json_get('properties', 'position'), api.Column.translate_type('integer'))
-        }} end as property_position,
-        case when is_properties_object then {{
-            dbt.safe_cast(flywheel.json_get('properties', 'dwell_seconds'), 'double')
-        }} end as property_dwell_seconds,
-        case when is_properties_object then {{
-            dbt.safe_cast(flywheel.json_get('properties', 'rating'), api.Column.translate_type('integer'))
-        }} end as property_rating
+    {%- for name in numeric_properties %}
+        case
+            when is_properties_object and event_type in ({{ carried_by[name] }})
+                then {{ flywheel.json_get('properties', name) }}
+        end as raw_property_{{ name }},
+        {{ flywheel.try_cast(
+            "case when is_properties_object and event_type in (" ~ carried_by[name] ~ ") then "
+            ~ flywheel.json_get('properties', name) ~ " end",
+            flywheel.type_double(),
+        ) }} as number_{{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from with_lookups
+),
+
+with_property_checks as (
+    -- a property that is present must hold a value of its kind: a finite number in range, and
+    -- a whole number where counts and positions are meant (1.5 is no position, "yes" no rating)
+    select
+        *,
+        raw_property_n_chars is null
+        or (number_n_chars >= 0 and number_n_chars <= {{ max_integer }} and number_n_chars = floor(number_n_chars))
+            as is_valid_n_chars,
+        raw_property_n_results is null
+        or (
+            number_n_results >= 0 and number_n_results <= {{ max_integer }}
+            and number_n_results = floor(number_n_results)
+        ) as is_valid_n_results,
+        raw_property_share_rewritten is null
+        or (number_share_rewritten >= 0 and number_share_rewritten <= 1) as is_valid_share_rewritten,
+        raw_property_position is null
+        or (number_position >= 1 and number_position <= {{ max_integer }} and number_position = floor(number_position))
+            as is_valid_position,
+        raw_property_dwell_seconds is null
+        or (number_dwell_seconds >= 0 and number_dwell_seconds < 1e9) as is_valid_dwell_seconds,
+        raw_property_rating is null or number_rating in (-1, 1) as is_valid_rating
+    from with_property_text
+),
+
+with_properties as (
+    select
+        *,
+        case when is_valid_n_chars then {{ flywheel.try_cast('number_n_chars', dbt.type_int()) }} end
+            as property_n_chars,
+        case when is_valid_n_results then {{ flywheel.try_cast('number_n_results', dbt.type_int()) }} end
+            as property_n_results,
+        case when is_valid_share_rewritten then number_share_rewritten end as property_share_rewritten,
+        case when is_valid_position then {{ flywheel.try_cast('number_position', dbt.type_int()) }} end
+            as property_position,
+        case when is_valid_dwell_seconds then number_dwell_seconds end as property_dwell_seconds,
+        case when is_valid_rating then {{ flywheel.try_cast('number_rating', dbt.type_int()) }} end
+            as property_rating
+    from with_property_checks
 ),
 
 validated as (
     select
         *,
         case
-            when event_id is null or trim(event_id) = '' then 'missing_event_id'
-            when user_id is null or trim(user_id) = '' then 'missing_user_id'
+            when is_unreadable_line then 'unreadable_line'
+            when event_id is null then 'missing_event_id'
+            when user_id is null then 'missing_user_id'
             when occurred_at is null then 'unparseable_occurred_at'
             when received_at is null then 'unparseable_received_at'
+            when
+                not {{ flywheel.is_finite_timestamp('occurred_at') }}
+                or occurred_at < cast('{{ var("flywheel__earliest_event_time") }}' as timestamp)
+                then 'occurred_at_out_of_range'
+            when
+                not {{ flywheel.is_finite_timestamp('received_at') }}
+                or received_at < cast('{{ var("flywheel__earliest_event_time") }}' as timestamp)
+                then 'received_at_out_of_range'
+            when
+                {{ flywheel.seconds_between(build_time, 'received_at') }}
+                > {{ var('flywheel__max_clock_skew_hours') }} * 3600 then 'received_in_future'
             when is_output_event is null then 'unknown_event_type'
             when not is_known_surface then 'unknown_surface'
-            when request_id is null or trim(request_id) = '' then 'missing_request_id'
-            when is_output_event and (output_id is null or trim(output_id) = '') then 'missing_output_id'
+            when request_id is null then 'missing_request_id'
+            when is_output_event and output_id is null then 'missing_output_id'
             when
                 {{ flywheel.seconds_between('received_at', 'occurred_at') }}
                 > {{ var('flywheel__max_clock_skew_hours') }} * 3600 then 'occurred_in_future'
             when properties is null or not coalesce(is_properties_object, false) then 'invalid_properties'
-            when event_type = 'feedback' and coalesce(property_rating, 0) not in (-1, 1)
+            when not is_valid_rating or (event_type = 'feedback' and raw_property_rating is null)
                 then 'invalid_rating'
-            when event_type = 'edit'
-                and (property_share_rewritten is null or property_share_rewritten < 0 or property_share_rewritten > 1)
+            when not is_valid_share_rewritten or (event_type = 'edit' and raw_property_share_rewritten is null)
                 then 'invalid_share_rewritten'
-            when event_type = 'click' and (property_position is null or property_position < 1)
+            when not is_valid_position or (event_type = 'click' and raw_property_position is null)
                 then 'invalid_click_position'
-        end as rejection_reason
+            when not is_valid_n_chars then 'invalid_n_chars'
+            when not is_valid_n_results then 'invalid_n_results'
+            when not is_valid_dwell_seconds then 'invalid_dwell_seconds'
+        end as row_rejection_reason
     from with_properties
 ),
 
 ranked as (
+    -- the first delivery of an event_id is kept: by arrival, then client time, then the row's
+    -- hash (a total order: identical builds keep the identical row)
     select
         *,
         case
-            when rejection_reason is null
+            when row_rejection_reason is null
                 then row_number() over (
-                    partition by event_id, rejection_reason is null
-                    order by received_at, occurred_at
+                    partition by event_id, row_rejection_reason is null
+                    order by received_at, occurred_at, row_hash
                 )
         end as delivery_number
     from validated
 ),
 
+owners as (
+    -- each output belongs to the user it was first delivered to (its first output_shown)
+    select
+        output_id,
+        user_id as owner_user_id,
+        row_number() over (partition by output_id order by received_at, occurred_at, row_hash)
+            as owner_rank
+    from ranked
+    where delivery_number = 1 and event_type = 'output_shown'
+),
+
+owned as (
+    select
+        ranked.*,
+        case
+            when ranked.row_rejection_reason is not null then ranked.row_rejection_reason
+            when
+                ranked.is_output_event
+                and owners.owner_user_id is not null
+                and ranked.user_id != owners.owner_user_id
+                then 'output_of_another_user'
+        end as rejection_reason
+    from ranked
+    left join owners
+        on ranked.output_id = owners.output_id
+        and owners.owner_rank = 1
+),
+
 final as (
     select
         *,
-        coalesce(delivery_number > 1, false) as is_duplicate
-    from ranked
+        rejection_reason is null and coalesce(delivery_number > 1, false) as is_duplicate
+    from owned
 )
 
 select * from final
