@@ -170,6 +170,16 @@ def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
                         help="last day shown, YYYY-MM-DD (inclusive)")  # fmt: skip
     export.add_argument("--min-confidence", type=float, default=None,
                         help="only labels at least this sure (0..1)")  # fmt: skip
+    export.add_argument(
+        "--no-text", dest="with_text", action="store_false",
+        help="leave out request_text and output_text (JSONL: no messages key; the other keys "
+        "of the same examples stay)",
+    )  # fmt: skip
+    export.add_argument(
+        "--with-user-id", action="store_true",
+        help="parquet only: also write user_id, which is left out by default (JSONL never "
+        "has it)",
+    )  # fmt: skip
 
 
 def _add_report_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -289,6 +299,8 @@ def _export_config(args: argparse.Namespace) -> ExportConfig:
         since=args.since,
         until=args.until,
         min_confidence=args.min_confidence,
+        with_text=args.with_text,
+        with_user_id=args.with_user_id,
     )
 
 

@@ -3,7 +3,7 @@
 Two formats:
 
 ``jsonl``
-    One example per line in the chat fine-tuning shape::
+    One example per line in the chat fine-tuning shape (the keys :data:`JSONL_FIELDS`)::
 
         {"messages": [{"role": "user", "content": <request_text>},
                       {"role": "assistant", "content": <output_text>}],
@@ -11,9 +11,16 @@ Two formats:
          "output_id": ..., "label_task": ..., "model_version": ...}
 
     Examples without a request or output text (their request event was rejected by staging)
-    are left out: a chat message needs content.
+    are left out: a chat message needs content. Without text (``with_text=False``) there is no
+    ``messages`` key (a chat cannot exist without its text); the rows are the same examples.
+    JSONL never carries ``user_id``.
 ``parquet``
-    Every column of ``training_examples`` / ``eval_examples``, one row per example.
+    The columns :data:`PARQUET_COLUMNS` of ``training_examples`` / ``eval_examples``, one row
+    per example: ``request_text`` and ``output_text`` unless ``with_text=False``, ``user_id``
+    only with ``with_user_id=True``.
+
+What is exported is these two explicit lists, never ``select *``: a column a mart gains is not
+exported until it is added here.
 
 Filtering is SQL with bound parameters, and DuckDB's ``COPY`` streams the result to a temporary
 file next to the target, renamed into place when complete: nothing is held in Python, and a
@@ -31,7 +38,13 @@ from typing import Literal
 import duckdb
 
 from flywheel.errors import FlywheelError
-from flywheel.warehouse import first_line, qualified, quote_identifier, require_table
+from flywheel.warehouse import (
+    first_line,
+    qualified,
+    quote_identifier,
+    require_table,
+    table_columns,
+)
 
 Format = Literal["jsonl", "parquet"]
 Dataset = Literal["train", "eval"]
@@ -45,19 +58,55 @@ _SUFFIX_FORMATS: dict[str, Format] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_JSONL_SELECT = """
-    select
-        [
-            {'role': 'user', 'content': request_text},
-            {'role': 'assistant', 'content': output_text}
-        ] as messages,
-        label,
-        p_good,
-        weight,
-        output_id,
-        label_task,
-        model_version
-"""
+#: the text columns (``with_text=False`` leaves them out of either format)
+TEXT_COLUMNS: tuple[str, ...] = ("request_text", "output_text")
+#: the column only ``with_user_id=True`` exports (to parquet; JSONL never has it)
+USER_ID_COLUMN = "user_id"
+#: every column a parquet export can have, in file order
+PARQUET_COLUMNS: tuple[str, ...] = (
+    "output_id",
+    "request_id",
+    "label_task",
+    "surface",
+    "model_version",
+    USER_ID_COLUMN,
+    "shown_at",
+    "shown_date",
+    *TEXT_COLUMNS,
+    "is_covered",
+    "p_good",
+    "label",
+    "confidence",
+    "weight",
+    "p_good_majority",
+    "explicit_label",
+    "label_run_id",
+    "split",
+)
+#: the keys of a JSONL example, in line order; each is the column of that name but
+#: ``messages`` (the chat, from the text columns; left out with ``with_text=False``)
+JSONL_FIELDS: tuple[str, ...] = (
+    "messages",
+    "label",
+    "p_good",
+    "weight",
+    "output_id",
+    "label_task",
+    "model_version",
+)
+#: the columns every export filters or orders on
+_QUERY_COLUMNS = (
+    "label_task",
+    "model_version",
+    "shown_date",
+    "confidence",
+    "shown_at",
+    "output_id",
+)
+_MESSAGES = """[
+    {'role': 'user', 'content': request_text},
+    {'role': 'assistant', 'content': output_text}
+]"""
 
 
 @dataclass(frozen=True)
@@ -84,6 +133,10 @@ class ExportConfig:
         ``'train'`` (``training_examples``) or ``'eval'`` (``eval_examples``).
     task, model_version, since, until, min_confidence
         Filters; None keeps everything.
+    with_text
+        False leaves out ``request_text`` and ``output_text`` (JSONL: the ``messages`` key).
+    with_user_id
+        True adds ``user_id`` to a parquet export (JSONL never has it).
     """
 
     out: Path
@@ -94,6 +147,8 @@ class ExportConfig:
     since: date | None = None
     until: date | None = None
     min_confidence: float | None = None
+    with_text: bool = True
+    with_user_id: bool = False
 
 
 def run_export(con: duckdb.DuckDBPyConnection, schema: str, config: ExportConfig) -> int:
@@ -109,6 +164,8 @@ def run_export(con: duckdb.DuckDBPyConnection, schema: str, config: ExportConfig
         since=config.since,
         until=config.until,
         min_confidence=config.min_confidence,
+        with_text=config.with_text,
+        with_user_id=config.with_user_id,
     )
 
 
@@ -121,6 +178,19 @@ def infer_format(out_path: Path) -> Format:
             ".parquet, or pass the format (--format jsonl|parquet)"
         )
     return fmt
+
+
+def export_columns(fmt: Format, *, with_text: bool = True, with_user_id: bool = False) -> list[str]:
+    """The fields an export of ``fmt`` writes, in order (JSONL: keys; parquet: columns)."""
+    if fmt == "jsonl":
+        if with_user_id:
+            raise FlywheelError(
+                "with_user_id (--with-user-id) is for parquet exports: JSONL examples never "
+                "carry user_id"
+            )
+        return [f for f in JSONL_FIELDS if with_text or f != "messages"]
+    left_out = {*(() if with_text else TEXT_COLUMNS), *(() if with_user_id else (USER_ID_COLUMN,))}
+    return [c for c in PARQUET_COLUMNS if c not in left_out]
 
 
 def build_query(
@@ -178,6 +248,8 @@ def export_examples(
     since: date | None = None,
     until: date | None = None,
     min_confidence: float | None = None,
+    with_text: bool = True,
+    with_user_id: bool = False,
 ) -> int:
     """Write the examples of ``dataset`` matching the filters to ``out_path``.
 
@@ -201,6 +273,12 @@ def export_examples(
     min_confidence
         Keep examples with ``confidence = max(p_good, 1 - p_good)`` at or above this. (The
         train set is already cut at ``flywheel__min_confidence``; a lower value keeps it.)
+    with_text
+        False leaves out ``request_text`` and ``output_text``: parquet without those columns,
+        JSONL without ``messages`` (the other keys, for the same examples as with text).
+    with_user_id
+        True adds ``user_id`` to a parquet export; by default it is left out. Not for JSONL,
+        which never carries it (an error).
 
     Returns
     -------
@@ -211,6 +289,7 @@ def export_examples(
     fmt = fmt or infer_format(out_path)
     if fmt not in ("jsonl", "parquet"):
         raise FlywheelError(f"unknown export format {fmt!r}: use 'jsonl' or 'parquet'")
+    fields = export_columns(fmt, with_text=with_text, with_user_id=with_user_id)
     query = build_query(
         schema,
         fmt=fmt,
@@ -223,10 +302,11 @@ def export_examples(
     )
     for table in (DATASET_TABLES[dataset], "labeled_examples"):
         require_table(con, schema, table)
+    _check_columns(con, schema, DATASET_TABLES[dataset], fmt, fields)
     _check_value(con, schema, "label_task", task, "task")
     _check_value(con, schema, "model_version", model_version, "model version")
     _check_writable(out_path)
-    written = _copy(con, query, fmt, out_path)
+    written = _copy(con, query, fmt, fields, out_path)
     if written == 0:
         raise FlywheelError(
             f"no {dataset} examples in {schema}.{DATASET_TABLES[dataset]} match "
@@ -235,9 +315,22 @@ def export_examples(
     return written
 
 
-def _copy(con: duckdb.DuckDBPyConnection, query: ExportQuery, fmt: Format, out_path: Path) -> int:
+def _select(fields: list[str]) -> str:
+    """``select`` of the export's fields, each a column of its name but ``messages``."""
+    return "select " + ", ".join(
+        f"{_MESSAGES} as messages" if f == "messages" else quote_identifier(f) for f in fields
+    )
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    query: ExportQuery,
+    fmt: Format,
+    fields: list[str],
+    out_path: Path,
+) -> int:
     """``COPY`` the query's rows to a temporary file, renamed to ``out_path`` if any."""
-    select = _JSONL_SELECT if fmt == "jsonl" else "select *"
+    select = _select(fields)
     options = "format json" if fmt == "jsonl" else "format parquet, compression zstd"
     tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
@@ -254,6 +347,25 @@ def _copy(con: duckdb.DuckDBPyConnection, query: ExportQuery, fmt: Format, out_p
     finally:
         tmp_path.unlink(missing_ok=True)
     return written
+
+
+def _check_columns(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, fmt: Format, fields: list[str]
+) -> None:
+    """``table`` has every column the export reads (a table built by an older version, or by
+    hand, may not): its fields, the filter and order columns, and for JSONL the texts."""
+    needed = [
+        *(TEXT_COLUMNS if fmt == "jsonl" else ()),
+        *(f for f in fields if f != "messages"),
+        *_QUERY_COLUMNS,
+    ]
+    have = table_columns(con, schema, table)
+    missing = [c for c in dict.fromkeys(needed) if c not in have]
+    if missing:
+        raise FlywheelError(
+            f"{schema}.{table} has no column {', '.join(missing)}: rebuild it with "
+            "`flywheel run` (or `dbt build`)"
+        )
 
 
 def _check_value(
