@@ -52,7 +52,7 @@ typed as (
         {{ flywheel.clean_text('raw_events.event_id') }} as event_id,
         {{ flywheel.parse_utc_timestamp('raw_events.occurred_at') }} as occurred_at,
         {{ flywheel.parse_utc_timestamp('raw_events.received_at') }} as received_at,
-        {{ flywheel.clean_text('raw_events.user_id') }} as user_id,
+        {{ flywheel.pseudonymize(flywheel.clean_text('raw_events.user_id')) }} as user_id,
         lower({{ flywheel.clean_text('raw_events.surface') }}) as surface,
         lower({{ flywheel.clean_text('raw_events.event_type') }}) as event_type,
         {{ flywheel.clean_text('raw_events.request_id') }} as request_id,
@@ -60,7 +60,8 @@ typed as (
         {{ flywheel.clean_text('raw_events.model_version') }} as model_version,
         cast(raw_events.properties as {{ dbt.type_string() }}) as properties,
         {%- for name in raw_columns %}
-            cast(raw_events.{{ name }} as {{ dbt.type_string() }}) as raw_{{ name }},
+            {%- set raw = 'cast(raw_events.' ~ name ~ ' as ' ~ dbt.type_string() ~ ')' %}
+            {{ flywheel.pseudonymize(raw) if name == 'user_id' else raw }} as raw_{{ name }},
         {%- endfor %}
         raw_events.raw_line,
         raw_events.is_unreadable_line,
