@@ -5,7 +5,9 @@ and the subprocess's own peak RSS, ``ru_maxrss`` from ``os.wait4`` in a small la
 
 1. **scale** -- vote tables of 1M, 10M and 100M rows written directly in DuckDB with SQL
    (3 tasks x 10 sparse LFs, coverage 2-60%, accuracy 0.55-0.95, both polarities, drawn
-   from a hidden truth with DuckDB's ``hash``), labelled with ``flywheel label`` (the CLI),
+   from a hidden truth with DuckDB's ``hash``; an ``lf_registry`` table says which LFs belong
+   to which task, and a ``p_good_majority`` column holds the majority vote, as dbt builds
+   them), labelled with ``flywheel label`` (the CLI),
    once as is (the CLI caps DuckDB's memory at ``--memory-limit 256MB``) and once with
    ``--memory-limit none`` (DuckDB's own limit, 80% of RAM). The job reads distinct vote
    patterns only, so its own memory does not grow with the number of rows; DuckDB's
@@ -103,6 +105,14 @@ SIGNAL_COLUMNS = [
 # --- data, written in DuckDB with SQL ----------------------------------------------------
 
 
+def majority_sql(lf_names: list[str]) -> str:
+    """P(good) by majority vote, as ``fct_lf_votes`` computes it: the share of non-abstain
+    votes that are 1, NULL when every LF abstains."""
+    good = " + ".join(f"(case when {c} = 1 then 1 else 0 end)" for c in lf_names)
+    voted = " + ".join(f"(case when {c} in (0, 1) then 1 else 0 end)" for c in lf_names)
+    return f"cast({good} as double) / nullif({voted}, 0)"
+
+
 def _uniform_macro(con: duckdb.DuckDBPyConnection, seed: int) -> None:
     """``u(i, salt)``: a reproducible uniform draw in [0, 1) per row and salt."""
     con.execute(
@@ -147,10 +157,12 @@ def scale_lfs(seed: int, n_lfs: int = 10, dense: bool = False) -> list[Synthetic
 
 
 def write_scale_votes(path: Path, n: int, seed: int) -> dict[str, Any]:
-    """``bench_votes``: one row per output, 3 tasks, 30 LF columns; ``bench_tasks``."""
+    """``bench_votes``: one row per output, 3 tasks, 30 LF columns and ``p_good_majority``;
+    ``lf_registry`` (``lf_name``, ``label_task``): each task's 10 LFs."""
     lfs = scale_lfs(seed)
     tasks = list(SCALE_TASKS)
     cols = []
+    names = [f"lf_{lf.task}_{lf.index}" for lf in lfs]
     for j, lf in enumerate(lfs):
         t = tasks.index(lf.task)
         fire = (
@@ -158,8 +170,7 @@ def write_scale_votes(path: Path, n: int, seed: int) -> dict[str, Any]:
             f"else {lf.p_fire_bad!r} end"
         )
         cols.append(
-            f"(case when t = {t} and {fire} then {lf.vote} else -1 end)::integer "
-            f"as lf_{lf.task}_{lf.index}"
+            f"(case when t = {t} and {fire} then {lf.vote} else -1 end)::integer as {names[j]}"
         )
     p_good = " ".join(f"when {i} then {p!r}" for i, p in enumerate(SCALE_TASKS.values()))
     task_names = "[" + ", ".join(f"'{t}'" for t in tasks) + "]"
@@ -170,32 +181,36 @@ def write_scale_votes(path: Path, n: int, seed: int) -> dict[str, Any]:
         ),
         truth as (
             select i, t, (u(i, 1) < case t {p_good} end)::integer as is_good from base
+        ),
+        voted as (
+            select
+                i as output_id,
+                {task_names}[t + 1] as label_task,
+                is_good,
+                (case when u(i, 2) < 0.01 then
+                    case when u(i, 3) < 0.92 then is_good else 1 - is_good end
+                end)::integer as explicit_label,
+                {", ".join(cols)}
+            from truth
         )
-        select
-            i as output_id,
-            {task_names}[t + 1] as label_task,
-            is_good,
-            (case when u(i, 2) < 0.01 then
-                case when u(i, 3) < 0.92 then is_good else 1 - is_good end
-            end)::integer as explicit_label,
-            {", ".join(cols)}
-        from truth
+        select *, {majority_sql(names)} as p_good_majority from voted
     """
     started = time.perf_counter()
     with duckdb.connect(str(path)) as con:
         _uniform_macro(con, seed)
         con.execute(sql)
         con.execute(
-            "create table bench_tasks as select * from (values "
-            + ", ".join(f"('{t}', 'lf_{t}_')" for t in tasks)
-            + ") as v(label_task, lf_prefix)"
+            "create table lf_registry as select * from (values "
+            + ", ".join(f"('{name}', '{lf.task}')" for name, lf in zip(names, lfs, strict=True))
+            + ") as v(lf_name, label_task)"
         )
         con.execute("checkpoint")
     return {"seconds": time.perf_counter() - started, "lfs": [asdict(lf) for lf in lfs]}
 
 
 def write_dense_votes(path: Path, n: int, n_lfs: int, seed: int) -> dict[str, Any]:
-    """``dense_votes``: one task, ``n_lfs`` dense LFs -> about one distinct pattern per row."""
+    """``dense_votes``: one task, ``n_lfs`` dense LFs -> about one distinct pattern per row
+    (and ``p_good_majority``, as in the other vote tables)."""
     lfs = scale_lfs(seed + 1, n_lfs=n_lfs, dense=True)
     cols = [
         f"(case when u(i, {100 + j}) < case when is_good = 1 then {lf.p_fire_good!r} "
@@ -208,8 +223,10 @@ def write_dense_votes(path: Path, n: int, n_lfs: int, seed: int) -> dict[str, An
         con.execute(
             f"""
             create table dense_votes as
-            with truth as (select i, (u(i, 1) < 0.55)::integer as is_good from range({n}) r(i))
-            select i as output_id, is_good, {", ".join(cols)} from truth
+            with truth as (select i, (u(i, 1) < 0.55)::integer as is_good from range({n}) r(i)),
+            voted as (select i as output_id, is_good, {", ".join(cols)} from truth)
+            select *, {majority_sql([f"lf_{j:02d}" for j in range(len(lfs))])} as p_good_majority
+            from voted
             """
         )
         con.execute("checkpoint")
@@ -273,11 +290,16 @@ def lf_stats(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def votes_sql() -> str:
-    """The flywheel path's vote table: one CASE per LF over the signals (what dbt builds)."""
+    """The flywheel path's vote table: one CASE per LF over the signals and the majority
+    vote ``p_good_majority`` (what dbt builds)."""
     cols = ", ".join(
         f"(case when {lf.sql} then {lf.vote} else -1 end)::integer as {lf.name}" for lf in LFS
     )
-    return f"create or replace table votes as select output_id, explicit_label, {cols} from signals"
+    return (
+        "create or replace table votes as "
+        f"with voted as (select output_id, explicit_label, {cols} from signals) "
+        f"select *, {majority_sql([lf.name for lf in LFS])} as p_good_majority from voted"
+    )
 
 
 def labels_sql() -> str:
@@ -473,7 +495,9 @@ def scale_part(args: argparse.Namespace, work: Path, project: Path) -> list[dict
         db = work / f"scale_{n}.duckdb"
         print(f"[scale {human(n)}] writing bench_votes ...", flush=True)
         gen = write_scale_votes(db, n, args.seed)
-        common = ["--votes-table", "bench_votes", "--tasks-table", "bench_tasks"]
+        # Each task's LFs from the lf_registry table; majority vote from p_good_majority.
+        common = ["--votes-table", "bench_votes", "--lf-registry", "lf_registry"]
+        common += ["--majority-column", "p_good_majority"]
         # P(good) per task from the 1% explicit ratings: with one-polarity LFs the prior matters.
         common += ["--class-balance", "ratings", "--epochs", str(args.epochs)]
         common += ["--label-seed", str(SEED_SETTINGS["seed"])]
@@ -514,11 +538,13 @@ def scale_accuracy(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     right = "case when {p} > 0.5 then is_good when {p} < 0.5 then 1 - is_good else 0.5 end"
     row = con.execute(
         f"""
-        with grouped as (select {keys}, is_good, count(*) as n from bench_votes group by all)
+        with grouped as (
+            select {keys}, p_good_majority, is_good, count(*) as n from bench_votes group by all
+        )
         select
             sum(n * ({right.format(p="p.p_good")})) / sum(n),
-            sum(n * ({right.format(p="coalesce(p.p_good_majority, 0.5)")})) / sum(n)
-        from grouped join label_model_patterns as p using ({keys})
+            sum(n * ({right.format(p="coalesce(g.p_good_majority, 0.5)")})) / sum(n)
+        from grouped as g join label_model_patterns as p using ({keys})
         """
     ).fetchall()[0]
     return {"label_model_accuracy": row[0], "majority_accuracy": row[1]}
@@ -542,7 +568,8 @@ def patterns_part(args: argparse.Namespace, work: Path) -> dict[str, Any] | None
         config = {
             "votes_table": "dense_votes",
             "task_column": None,
-            "tasks_table": None,
+            "registry_table": None,
+            "majority_column": "p_good_majority",
             "gold_column": None,
             "task_name": "dense",
             "n_epochs": args.epochs,
@@ -583,8 +610,10 @@ def compare_part(
                 "votes",
                 "--task-column",
                 "",
-                "--tasks-table",
+                "--lf-registry",
                 "",
+                "--majority-column",
+                "p_good_majority",
                 "--task-name",
                 "code",
                 "--epochs",
