@@ -16,7 +16,7 @@
 {% macro duckdb__parse_utc_timestamp(text) -%}
     {%- set number = "try_cast(cast(" ~ text ~ " as varchar) as double)" -%}
     case
-        when {{ number }} is null
+        when {{ number }} is null or not isfinite({{ number }})
             then timezone('UTC', try_cast(cast({{ text }} as varchar) as timestamptz))
         when abs({{ number }}) < 1e11 then timezone('UTC', to_timestamp({{ number }}))
         when abs({{ number }}) < 1e14 then timezone('UTC', to_timestamp({{ number }} / 1000.0))

@@ -71,7 +71,19 @@ def run_dbt(
     if result.result is not None and hasattr(result.result, "results"):
         for node_result in result.result.results:
             if str(node_result.status) in {"error", "fail", "runtime error"}:
-                failures.append(f"{node_result.node.name} ({node_result.status})")
-    detail = ", ".join(failures) if failures else str(result.exception or "see the dbt log above")
+                failures.append(_failure(node_result))
+    detail = "; ".join(failures) if failures else str(result.exception or "see the dbt log above")
     sys.stdout.flush()
     raise FlywheelError(f"dbt {' '.join(args)} failed: {detail}")
+
+
+def _failure(node_result: Any) -> str:
+    """``name (status)``, with the first line of an error's message (what went wrong)."""
+    status = str(node_result.status)
+    message = " ".join(str(getattr(node_result, "message", "") or "").split())
+    if status == "fail" or not message:  # a failing test's message is only "Got N results"
+        return f"{node_result.node.name} ({status})"
+    for prefix in ("Compilation Error in", "Runtime Error in", "Database Error in"):
+        if message.startswith(prefix):  # "... in test x (tests/x.sql) <the message>"
+            message = message.split(")", 1)[-1].strip() or message
+    return f"{node_result.node.name} ({status}: {message[:400]})"

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import duckdb
+
 from flywheel.dbt import AFTER_LABELS, BEFORE_LABELS, run_dbt
 from flywheel.errors import FlywheelError
 from flywheel.label_job import LabelJobConfig, TaskRun, run_label_job
 from flywheel.project import Project
 from flywheel.summary import TaskSummary, summarize
+from flywheel.warehouse import first_line, qualified, table_exists
 
 if TYPE_CHECKING:
     from flywheel.simulate import SimulationResult
@@ -27,6 +30,7 @@ __all__ = [
     "run",
     "run_pipeline",
     "simulate_sample",
+    "stream_quality",
 ]
 
 SAMPLE_DIR = Path("data") / "sample"
@@ -142,7 +146,13 @@ def run(
 
     dbt_vars = {"flywheel__events_path": str(events_path.resolve())}
     step(f"dbt build: staging, sessions, signals, votes -> {project.db_path}")
-    run_dbt(project, ["build", "--selector", BEFORE_LABELS], dbt_vars=dbt_vars, echo=echo)
+    try:
+        run_dbt(project, ["build", "--selector", BEFORE_LABELS], dbt_vars=dbt_vars, echo=echo)
+    finally:  # also (above all) when the build stopped on a broken stream
+        with project.connect() as con:
+            line = stream_quality(con, project.schema)
+        if line:
+            step(line)
 
     step("label job: fitting one label model per task on vote patterns")
     with project.connect() as con:
@@ -161,6 +171,37 @@ def run(
         summaries = summarize(con, project.schema, truth_path)
     step("done")
     return PipelineResult(events_path, truth_path, runs, summaries)
+
+
+def stream_quality(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
+    """One line on the event stream, from ``stg_events_quality``; None before it is built.
+
+    ``events: 202,707 rows read: 197,757 valid, 3,942 duplicates, 1,008 rejected
+    (occurred_in_future 140, ...)``, then any property the signals need that valid events lack.
+    """
+    if not table_exists(con, schema, "stg_events_quality"):
+        return None
+    try:
+        rows = con.execute(
+            "select metric_kind, metric_name, n_rows, n_of from "
+            f"{qualified(schema, 'stg_events_quality')} "
+            "order by metric_kind, n_rows desc, metric_name"
+        ).fetchall()
+    except duckdb.Error as exc:  # the view reads the events: it can fail as the build did
+        return f"events: cannot summarise the stream ({first_line(exc)})"
+    totals = {name: n for kind, name, n, _ in rows if kind == "total"}
+    reasons = ", ".join(f"{name} {n:,}" for kind, name, n, _ in rows if kind == "rejection_reason")
+    missing = "; ".join(
+        f"{n:,} of {n_of:,} valid {name.replace('.', ' events lack ')}"
+        for kind, name, n, n_of in rows
+        if kind == "missing_property" and n > 0
+    )
+    line = (
+        f"events: {totals.get('raw_rows', 0):,} rows read: {totals.get('valid', 0):,} valid, "
+        f"{totals.get('duplicates', 0):,} duplicates, {totals.get('rejected', 0):,} rejected"
+        + (f" ({reasons})" if reasons else "")
+    )
+    return line + (f"; {missing}" if missing else "")
 
 
 def run_pipeline(

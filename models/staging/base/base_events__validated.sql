@@ -117,25 +117,28 @@ with_property_text as (
 
 with_property_checks as (
     -- a property that is present must hold a value of its kind: a finite number in range, and
-    -- a whole number where counts and positions are meant (1.5 is no position, "yes" no rating)
+    -- a whole number where counts and positions are meant (1.5 is no position, "yes" no rating);
+    -- a comparison with a value that is no number is null, which is invalid (coalesce)
     select
         *,
-        raw_property_n_chars is null
-        or (number_n_chars >= 0 and number_n_chars <= {{ max_integer }} and number_n_chars = floor(number_n_chars))
-            as is_valid_n_chars,
-        raw_property_n_results is null
-        or (
+        raw_property_n_chars is null or coalesce(
+            number_n_chars >= 0 and number_n_chars <= {{ max_integer }} and number_n_chars = floor(number_n_chars),
+            false
+        ) as is_valid_n_chars,
+        raw_property_n_results is null or coalesce(
             number_n_results >= 0 and number_n_results <= {{ max_integer }}
-            and number_n_results = floor(number_n_results)
+            and number_n_results = floor(number_n_results),
+            false
         ) as is_valid_n_results,
         raw_property_share_rewritten is null
-        or (number_share_rewritten >= 0 and number_share_rewritten <= 1) as is_valid_share_rewritten,
-        raw_property_position is null
-        or (number_position >= 1 and number_position <= {{ max_integer }} and number_position = floor(number_position))
-            as is_valid_position,
+        or coalesce(number_share_rewritten >= 0 and number_share_rewritten <= 1, false) as is_valid_share_rewritten,
+        raw_property_position is null or coalesce(
+            number_position >= 1 and number_position <= {{ max_integer }} and number_position = floor(number_position),
+            false
+        ) as is_valid_position,
         raw_property_dwell_seconds is null
-        or (number_dwell_seconds >= 0 and number_dwell_seconds < 1e9) as is_valid_dwell_seconds,
-        raw_property_rating is null or number_rating in (-1, 1) as is_valid_rating
+        or coalesce(number_dwell_seconds >= 0 and number_dwell_seconds < 1e9, false) as is_valid_dwell_seconds,
+        raw_property_rating is null or coalesce(number_rating in (-1, 1), false) as is_valid_rating
     from with_property_text
 ),
 
