@@ -3,7 +3,8 @@
     P(good) and share labelled good, beside the main signal rates. The table that tells a team
     whether the new model version is better, and when its signals move. Code retention is the
     rate at the longest window of flywheel__retention_windows_seconds (retained_10m_rate by
-    default).
+    default). Means are flywheel.exact_avg (order-independent: the same doubles on every
+    build; P(good) and the majority vote's P(good), in [0, 1], kept to 18 decimal places).
 -#}
 with
 
@@ -21,10 +22,10 @@ label_daily as (
         model_version,
         shown_date,
         count(*) as n_outputs,
-        avg(case when is_covered then 1.0 else 0.0 end) as coverage,
-        avg(case when is_covered then p_good end) as mean_p_good,
-        avg(case when is_covered then label end) as share_labeled_good,
-        avg(case when is_covered then p_good_majority end) as mean_p_good_majority,
+        {{ flywheel.exact_avg('case when is_covered then 1 else 0 end') }} as coverage,
+        {{ flywheel.exact_avg('case when is_covered then p_good end') }} as mean_p_good,
+        {{ flywheel.exact_avg('case when is_covered then label end') }} as share_labeled_good,
+        {{ flywheel.exact_avg('case when is_covered then p_good_majority end') }} as mean_p_good_majority,
         count(explicit_label) as n_rated
     from labels
     group by surface, model_version, shown_date

@@ -3,6 +3,7 @@
     (`flywheel__report_calibration_bins` equal bins of [0, 1]), the outputs, the rated ones,
     their mean P(good) and the share rated good. A calibrated label model puts the rated share
     near the bin's P(good), up to the bias of who rates. Only bins with outputs have a row.
+    Means are flywheel.exact_avg: the same doubles on every build.
 -#}
 {%- set n_bins = var('flywheel__report_calibration_bins') | int -%}
 
@@ -27,10 +28,10 @@ per_bin as (
         label_task,
         p_good_bin,
         count(*) as n_outputs,
-        avg(p_good) as mean_p_good,
+        {{ flywheel.exact_avg('p_good') }} as mean_p_good,
         count(explicit_label) as n_rated,
-        avg(case when explicit_label is not null then p_good end) as mean_p_good_rated,
-        avg(explicit_label * 1.0) as share_rated_good
+        {{ flywheel.exact_avg('case when explicit_label is not null then p_good end') }} as mean_p_good_rated,
+        {{ flywheel.exact_avg('explicit_label') }} as share_rated_good
     from binned
     group by label_task, p_good_bin
 ),
