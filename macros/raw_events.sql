@@ -9,6 +9,8 @@
       the build stops naming the var;
     - CSV columns are matched by their header names, not their position; a file without a
       column of the contract stops the build naming the column (a schema change fails loudly);
+      a malformed CSV line is read leniently (missing fields null, a broken quote as text, extra
+      fields dropped), so validation quarantines it instead of the reader failing the build;
     - JSON lines are read line by line, so a line that is not a JSON object becomes a
       quarantine row (`unreadable_line`) instead of failing the build;
     - typed files (parquet, or JSON values that are numbers or objects) are turned into the
@@ -37,7 +39,7 @@
     {%- if lower.endswith('.jsonl') or lower.endswith('.ndjson') or lower.endswith('.json') -%}
         {{ return(flywheel.raw_events_from_json_lines(path, contract)) }}
     {%- elif lower.endswith('.csv') -%}
-        {%- set reader = "read_csv(" ~ flywheel.sql_string(path) ~ ", header = true, all_varchar = true)" -%}
+        {{ return(flywheel.raw_events_from_relation(flywheel.csv_reader(path), contract)) }}
     {%- elif lower.endswith('.parquet') -%}
         {%- set reader = "read_parquet(" ~ flywheel.sql_string(path) ~ ")" -%}
     {%- else -%}
@@ -130,4 +132,36 @@
         )
     {%- endset -%}
     {{ return(sql) }}
+{%- endmacro %}
+
+
+{#-
+    A CSV reader that turns every line into a row, columns named by the file's header (read
+    first, so the columns match by name, not position), all text. Lenient on purpose: a short
+    line is padded with nulls, a broken quote read as text, extra fields dropped, so the
+    validation rules (not the reader) decide and quarantine.
+-#}
+{% macro csv_reader(path) -%}
+    {%- set header = [] -%}
+    {%- if execute -%}
+        {%- set first = run_query(
+            "select raw_line from read_csv(" ~ flywheel.sql_string(path) ~ ", columns = {'raw_line': 'varchar'}, "
+            ~ "header = false, auto_detect = false, delim = chr(30), quote = '', escape = '') limit 1"
+        ).rows -%}
+        {%- for name in ((first[0][0] if first else '') or '').split(',') -%}
+            {%- do header.append(name.strip().strip('"').strip()) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if not header -%}
+        {{ return("read_csv(" ~ flywheel.sql_string(path) ~ ", header = true, all_varchar = true)") }}
+    {%- endif -%}
+    {%- set columns = [] -%}
+    {%- for name in header -%}
+        {%- do columns.append(flywheel.sql_string(name or ('column' ~ loop.index0)) ~ ": 'varchar'") -%}
+    {%- endfor -%}
+    {{ return(
+        "read_csv(" ~ flywheel.sql_string(path) ~ ", header = true, auto_detect = false, columns = {"
+        ~ columns | join(', ') ~ "}, delim = ',', quote = '\"', escape = '\"', strict_mode = false, "
+        ~ "null_padding = true)"
+    ) }}
 {%- endmacro %}

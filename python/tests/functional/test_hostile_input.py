@@ -203,8 +203,14 @@ def test_csv_columns_are_matched_by_header_name(stage, tmp_path: Path) -> None:
     frame = pd.DataFrame(BASE)
     # another column order: received_at before occurred_at, properties first
     frame[list(reversed(frame.columns))].to_csv(tmp_path / "reordered.csv", index=False)
+    with (tmp_path / "reordered.csv").open("a") as csv:
+        csv.write("{}\n")  # a short line (one field): read, padded, quarantined
     sql = "select event_id, occurred_at, received_at, user_id, text from stg_events order by 1"
-    rows = query(stage(tmp_path / "reordered.csv"), sql)
+    project = stage(tmp_path / "reordered.csv", **LENIENT)
+    assert query(project, "select properties, rejection_reason from stg_events_rejected") == [
+        ("{}", "missing_event_id")
+    ]
+    rows = query(project, sql)
     assert [(r[0], r[1].isoformat(), r[2].isoformat(), r[3], r[4]) for r in rows] == [
         ("click", "2026-11-01T10:00:00", "2026-11-01T10:00:01", "u1", None),
         ("req", "2026-11-01T10:00:00", "2026-11-01T10:00:01", "u1", "weak supervision"),
