@@ -102,6 +102,13 @@ def fit_task(
     lf_columns: list[str],
     votes_name: str,
 ) -> TaskResult:
+    """Fit one task's label model on its vote patterns; its run, LF weights and patterns.
+
+    Raises
+    ------
+    FlywheelError
+        Too few rows, every vote abstaining, or a diverged fit.
+    """
     counts = np.asarray(data["n_outputs"], dtype=np.int64)
     n_rows = int(counts.sum())
     if n_rows < config.min_rows:
@@ -117,15 +124,56 @@ def fit_task(
             f"every {task.lf_source} LF abstains on every row of task {task.name!r}: "
             "check the LF definitions and the task column"
         )
-    rated_good = np.asarray(data["n_rated_good"], dtype=np.int64)
-    rated_bad = np.asarray(data["n_rated_bad"], dtype=np.int64)
-    n_good, n_bad = int(rated_good.sum()), int(rated_bad.sum())
-    p_good_prior, source = class_balance(config, task.name, n_good, n_bad)
+    rated_good = np.asarray(data["n_rated_good"], dtype=np.float64)
+    rated_bad = np.asarray(data["n_rated_bad"], dtype=np.float64)
+    prior = class_balance(config, task.name, int(rated_good.sum()), int(rated_bad.sum()))
+    model = _fitted_model(config, task, task_votes, counts, prior[0])
+    p_good = model.predict_proba_patterns(task_votes)[:, 1]
+    p_majority = np.asarray(data["p_good_majority"], dtype=np.float64)  # NaN: no LF voted
+    run = TaskRun(
+        run_id=run_id,
+        label_task=task.name,
+        fitted_at=datetime.now(UTC).replace(tzinfo=None),
+        votes_table=votes_name,
+        n_rows=n_rows,
+        n_patterns=int(len(counts)),
+        n_lfs=len(task.lf_columns),
+        lf_columns=task.lf_columns,
+        class_balance_good=prior[0],
+        class_balance_source=prior[1],
+        seed=config.seed,
+        n_epochs=config.n_epochs,
+        lr=config.lr,
+        l2=config.l2,
+        train_loss=model.final_loss(),
+        n_rated=int(rated_good.sum() + rated_bad.sum()),
+        accuracy_vs_ratings=_vs_ratings(metrics.accuracy, p_good, rated_good, rated_bad),
+        auc_vs_ratings=_vs_ratings(metrics.auc, p_good, rated_good, rated_bad),
+        majority_accuracy_vs_ratings=None
+        if config.majority_column is None
+        else _vs_ratings(metrics.accuracy, p_majority, rated_good, rated_bad),
+        snorkel_version=snorkel.__version__,
+        torch_version=torch.__version__,
+        numpy_version=np.__version__,
+        duckdb_version=duckdb.__version__,
+        flywheel_version=FLYWHEEL_VERSION,
+    )
+    patterns = pd.DataFrame({"run_id": run_id, "label_task": task.name}, index=range(len(counts)))
+    for j, col in enumerate(lf_columns):
+        patterns[col] = all_votes[:, j].astype(np.int32)
+    patterns["n_outputs"] = counts
+    patterns["p_good"] = p_good.astype(np.float64)
+    return TaskResult(run=run, weights=_weights(run_id, task, model), patterns=patterns)
 
+
+def _fitted_model(
+    config: LabelJobConfig, task: Task, votes: np.ndarray, counts: np.ndarray, p_good_prior: float
+) -> PatternLabelModel:
+    """Snorkel's LabelModel fitted on the patterns, with a clear error when it diverges."""
     model = PatternLabelModel(cardinality=2, chunk_patterns=config.chunk_patterns)
     try:
         model.fit_patterns(
-            task_votes,
+            votes,
             counts,
             class_balance=[1.0 - p_good_prior, p_good_prior],
             seed=config.seed,
@@ -140,59 +188,25 @@ def fit_task(
                 "learning rate"
             ) from exc
         raise
-    p_good = model.predict_proba_patterns(task_votes)[:, 1]
-    p_majority = np.asarray(data["p_good_majority"], dtype=np.float64)  # NaN: no LF voted
-    fitted_at = datetime.now(UTC).replace(tzinfo=None)
+    return model
 
-    good_w, bad_w = rated_good.astype(np.float64), rated_bad.astype(np.float64)
-    run = TaskRun(
-        run_id=run_id,
-        label_task=task.name,
-        fitted_at=fitted_at,
-        votes_table=votes_name,
-        n_rows=n_rows,
-        n_patterns=int(len(counts)),
-        n_lfs=len(task.lf_columns),
-        lf_columns=task.lf_columns,
-        class_balance_good=p_good_prior,
-        class_balance_source=source,
-        seed=config.seed,
-        n_epochs=config.n_epochs,
-        lr=config.lr,
-        l2=config.l2,
-        train_loss=model.final_loss(),
-        n_rated=n_good + n_bad,
-        accuracy_vs_ratings=_vs_ratings(metrics.accuracy, p_good, good_w, bad_w),
-        auc_vs_ratings=_vs_ratings(metrics.auc, p_good, good_w, bad_w),
-        majority_accuracy_vs_ratings=None
-        if config.majority_column is None
-        else _vs_ratings(metrics.accuracy, p_majority, good_w, bad_w),
-        snorkel_version=snorkel.__version__,
-        torch_version=torch.__version__,
-        numpy_version=np.__version__,
-        duckdb_version=duckdb.__version__,
-        flywheel_version=FLYWHEEL_VERSION,
-    )
+
+def _weights(run_id: str, task: Task, model: PatternLabelModel) -> pd.DataFrame:
+    """The ``label_model_lf_weights`` rows of one fit: coverage, learned accuracy, P(vote | Y)."""
     cprobs = model.get_conditional_probs()  # [m, 3, 2]: P(vote index | Y); 0 = abstain
     with np.errstate(divide="ignore", invalid="ignore"):  # an LF that never votes here
         learned = model.get_weights().astype(np.float64)
-    learned = pd.array(np.where(model.coverage > 0, learned, np.nan), dtype="Float64")
-    weights = pd.DataFrame(
+    return pd.DataFrame(
         {
             "run_id": run_id,
             "label_task": task.name,
             "lf_name": list(task.lf_columns),
             "coverage": model.coverage.astype(np.float64),
-            "learned_accuracy": learned,  # NULL for an LF that never votes on the task
+            # NULL for an LF that never votes on the task
+            "learned_accuracy": pd.array(np.where(model.coverage > 0, learned, np.nan), "Float64"),
             "p_good_vote_given_good": cprobs[:, 2, 1],
             "p_bad_vote_given_bad": cprobs[:, 1, 0],
             "p_abstain_given_good": cprobs[:, 0, 1],
             "p_abstain_given_bad": cprobs[:, 0, 0],
         }
     )
-    patterns = pd.DataFrame({"run_id": run_id, "label_task": task.name}, index=range(len(counts)))
-    for j, col in enumerate(lf_columns):
-        patterns[col] = all_votes[:, j].astype(np.int32)
-    patterns["n_outputs"] = counts
-    patterns["p_good"] = p_good.astype(np.float64)
-    return TaskResult(run=run, weights=weights, patterns=patterns)
