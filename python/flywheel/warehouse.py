@@ -8,6 +8,7 @@ and every problem a user can fix becomes a one-line :class:`~flywheel.errors.Fly
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,11 @@ TRUTH_VIEW = "flywheel_truth"
 output."""
 
 TRUTH_COLUMNS = ("output_id", "is_good")
+
+#: which truth file each open connection holds in TRUTH_VIEW (path, modification time)
+_ATTACHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[str, int]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def quote_identifier(identifier: str) -> str:
@@ -79,11 +85,15 @@ def attach_truth(con: duckdb.DuckDBPyConnection, truth_path: Path | str) -> str:
     The file (parquet, csv or json lines, by suffix) must have the columns ``output_id`` and
     ``is_good`` (boolean or 0/1); an output listed more than once counts as good if any row
     says so. Returns the view's name. Raises a one-line error naming the file and the missing
-    column(s) for anything else.
+    column(s) for anything else. Once per connection and file: a second call with the same
+    file (``report --truth --evaluate`` scores, summarises and evaluates) reads nothing again.
     """
     path = Path(truth_path)
     if not path.is_file():
         raise FlywheelError(f"truth file {path} not found")
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if _ATTACHED.get(con) == key:
+        return TRUTH_VIEW
     reader = {".csv": "read_csv", ".json": "read_json", ".jsonl": "read_json"}.get(
         path.suffix.lower(), "read_parquet"
     )
@@ -116,6 +126,7 @@ def attach_truth(con: duckdb.DuckDBPyConnection, truth_path: Path | str) -> str:
             ) from exc
     finally:
         con.execute(f"drop table if exists {quote_identifier(staged)}")
+    _ATTACHED[con] = key
     return TRUTH_VIEW
 
 
