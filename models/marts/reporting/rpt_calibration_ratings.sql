@@ -18,7 +18,7 @@ binned as (
         label_task,
         p_good,
         explicit_label,
-        cast(least(floor(p_good * {{ n_bins }}), {{ n_bins - 1 }}) as {{ dbt.type_int() }}) as p_good_bin
+        {{ flywheel.probability_bin('p_good', n_bins) }} as p_good_bin
     from labels
     where p_good is not null
 ),

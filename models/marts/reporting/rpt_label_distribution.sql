@@ -16,7 +16,7 @@ binned as (
     select
         label_task,
         is_covered,
-        cast(least(floor(p_good * {{ n_bins }}), {{ n_bins - 1 }}) as {{ dbt.type_int() }}) as p_good_bin
+        {{ flywheel.probability_bin('p_good', n_bins) }} as p_good_bin
     from labels
     where p_good is not null
 ),
