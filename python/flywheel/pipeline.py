@@ -48,6 +48,8 @@ class SimulateConfig:
         Approximate size, seed and length in days of the simulated stream.
     fmt
         Events file format; the truth and actions files are always parquet.
+    world
+        The simulated world, a name in :data:`flywheel.simulate.WORLDS` (``default``: today's).
     """
 
     out: Path = SAMPLE_DIR
@@ -55,6 +57,7 @@ class SimulateConfig:
     seed: int = 7
     days: int = 14
     fmt: Literal["parquet", "csv", "jsonl"] = "parquet"
+    world: str = "default"
 
 
 def simulate_sample(config: SimulateConfig) -> SimulationResult:
@@ -62,7 +65,12 @@ def simulate_sample(config: SimulateConfig) -> SimulationResult:
     from flywheel.simulate import simulate
 
     return simulate(
-        config.out, n_events=config.n_events, seed=config.seed, days=config.days, fmt=config.fmt
+        config.out,
+        n_events=config.n_events,
+        seed=config.seed,
+        days=config.days,
+        fmt=config.fmt,
+        world=config.world,
     )
 
 

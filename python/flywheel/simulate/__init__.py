@@ -26,7 +26,9 @@ Modules
 ``vocab``
     The contract's vocabularies, their integer codes, time units.
 ``params``
-    Every knob of the simulated world (:class:`~flywheel.simulate.params.WorldParams`).
+    Every knob of the simulated world (:class:`~flywheel.simulate.params.WorldParams`), and
+    the named worlds (:data:`~flywheel.simulate.params.WORLDS`) where an assumption of the
+    labeling functions fails.
 ``population``
     Users and sessions. ``behaviour``: the session loop (requests, latent quality, what
     comes next). ``reactions``: the signals a user gives one output. ``text``: vocabulary,
@@ -55,9 +57,11 @@ not a Bernoulli draw).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .params import DEFAULT_WORLD as DEFAULT_WORLD
+from .params import WORLDS as WORLDS
 from .params import WorldParams as WorldParams
-from .run import SimulationResult, simulate
 from .vocab import (
     EVENT_COLUMNS,
     EVENT_TYPES,
@@ -69,8 +73,11 @@ from .vocab import (
 from .vocab import FATES as FATES
 from .vocab import MODEL_VERSIONS as MODEL_VERSIONS
 
-# ``__all__`` is unchanged by the split; FATES, MODEL_VERSIONS, WorldParams and DEFAULT_WORLD
-# are importable from here too.
+if TYPE_CHECKING:
+    from .run import SimulationResult, simulate
+
+# ``__all__`` is unchanged by the split; FATES, MODEL_VERSIONS, WorldParams, DEFAULT_WORLD and
+# WORLDS (the named worlds) are importable from here too.
 __all__ = [
     "EVENT_COLUMNS",
     "EVENT_TYPES",
@@ -81,3 +88,16 @@ __all__ = [
     "SimulationResult",
     "simulate",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``simulate`` and ``SimulationResult``, imported on first use.
+
+    The parameters and vocabularies above need neither numpy nor pyarrow, so the command
+    line can list the worlds in its help without importing the simulator itself.
+    """
+    if name in ("SimulationResult", "simulate"):
+        from . import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,9 @@
 sessions and explicit feedback (:class:`SessionParams`), of latent output quality
 (:class:`QualityParams`), of the users' reactions to an output (:class:`ReactionParams`), of
 the text vocabulary (:class:`TextParams`) and of delivery faults (:class:`FaultParams`).
-:data:`DEFAULT_WORLD` is the world :func:`flywheel.simulate.simulate` simulates.
+:data:`DEFAULT_WORLD` is the world :func:`flywheel.simulate.simulate` simulates by default;
+:data:`WORLDS` names it ``default`` beside worlds where an assumption of the labeling functions
+fails (each a few replaced knobs of :data:`DEFAULT_WORLD`, defined at the end of this module).
 
 Conventions: the dataclasses are frozen and hold tuples (hashable, safe to share). Per-surface
 values are in the order of ``SURFACES`` (code, chat, search), per-kind values in the order of
@@ -15,7 +17,11 @@ it is bad)*; the gap between the two is what makes a signal informative. Duratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from flywheel.errors import FlywheelError
 
 #: a value (a probability, a median, a range, ...) for a good and for a bad output
 GoodBad = tuple[float, float]
@@ -55,7 +61,9 @@ __all__ = [
     "SearchParams",
     "SessionParams",
     "TextParams",
+    "WORLDS",
     "WorldParams",
+    "world_params",
 ]
 
 
@@ -319,6 +327,16 @@ class SearchParams:
         From the return of the first click to the second.
     second_dwell : tuple of float, default (30.0, 1.0)
         Log-normal (median seconds, sigma) of the second click's dwell.
+    click_by_rank : tuple of float or None, default None
+        A position-based click model instead: result ``r`` (1-based) is clicked with probability
+        ``click_by_rank[r - 1]`` (0 past the end), whatever the output's quality; the first
+        two clicked ranks, top down, are the first and second click. ``None`` (today's world):
+        ``click``, ``position_p``, ``second_click`` and ``second_position_p`` decide.
+    confused_dwell_p : GoodBad, default (0.0, 0.0)
+        Probability that a first click's dwell is a confused one (the page left open, the user
+        lost in it) drawn from ``confused_dwell`` instead of ``dwell``.
+    confused_dwell : tuple of float, default (420.0, 0.5)
+        Log-normal (median seconds, sigma) of a confused dwell.
     """
 
     n_results: tuple[int, int] = (5, 10)
@@ -331,6 +349,9 @@ class SearchParams:
     second_position_p: float = 0.5
     second_click_delay: Delay = Delay(3.0, 0.5, 0.5, 30.0)
     second_dwell: tuple[float, float] = (30.0, 1.0)
+    click_by_rank: tuple[float, ...] | None = None
+    confused_dwell_p: GoodBad = (0.0, 0.0)
+    confused_dwell: tuple[float, float] = (420.0, 0.5)
 
 
 @dataclass(frozen=True)
@@ -455,3 +476,116 @@ class WorldParams:
 
 #: The world :func:`flywheel.simulate.simulate` simulates.
 DEFAULT_WORLD = WorldParams()
+
+
+# --- named worlds: where the labeling functions' assumptions fail ---------------------------
+#
+# Each world is DEFAULT_WORLD with a few knobs replaced; its docstring names the LF assumption
+# (macros/labeling_functions.sql) it breaks. Pick one with ``simulate(..., world=NAME)`` or
+# ``flywheel simulate --world NAME``; the truth file says what really happened either way.
+
+_REACTIONS = DEFAULT_WORLD.reactions
+_SEARCH = _REACTIONS.search
+_CODE = _REACTIONS.code
+
+
+def _default() -> WorldParams:
+    """Today's world, where the LFs' assumptions roughly hold.
+
+    The same files as a simulation without a ``world``, bit for bit.
+    """
+    return DEFAULT_WORLD
+
+
+def _exploratory_search() -> WorldParams:
+    """Reformulating is normal: rephrases follow good result lists as often as bad ones (35 %).
+
+    Breaks ``lf_search_rephrased`` (a rephrase means the results missed), and the "not
+    rephrased" half of ``lf_search_long_click`` and ``lf_search_top_result_clicked``.
+    """
+    rephrase = replace(_REACTIONS.rephrase, search=(0.35, 0.35))
+    return replace(DEFAULT_WORLD, reactions=replace(_REACTIONS, rephrase=rephrase))
+
+
+def _position_bias() -> WorldParams:
+    """Clicks follow rank, blind to relevance: ~0.25 at ranks 1-2, ~0.06 at ranks 5-10.
+
+    Breaks ``lf_search_top_result_clicked`` and ``lf_search_deep_result_clicked``: where the
+    first click lands measures position, not quality (so do ``is_clicked`` and pogo-sticking).
+    """
+    by_rank = (0.25, 0.25, 0.15, 0.10, 0.075, 0.075, 0.075, 0.075, 0.075, 0.075)
+    search = replace(_SEARCH, click_by_rank=by_rank)
+    return replace(DEFAULT_WORLD, reactions=replace(_REACTIONS, search=search))
+
+
+def _non_monotone_dwell() -> WorldParams:
+    """Dwell is not monotone in quality: 35 % of first clicks on bad results dwell ~7 min.
+
+    The user is confused or lost on the page. Breaks ``lf_search_long_click`` (a long dwell
+    means the page satisfied).
+    """
+    search = replace(_SEARCH, confused_dwell_p=(0.0, 0.35))
+    return replace(DEFAULT_WORLD, reactions=replace(_REACTIONS, search=search))
+
+
+def _retention_unrelated() -> WorldParams:
+    """Accepted code is kept or reverted regardless of its quality (15 %, same delays).
+
+    Breaks ``lf_code_reverted_within_2m``, ``lf_code_reverted_within_10m`` and the retention
+    half of ``lf_code_accepted_retained_10m``, ``lf_code_lightly_edited`` and
+    ``lf_code_quick_accept``.
+    """
+    code = replace(
+        _CODE,
+        revert=(0.15, 0.15),
+        revert_delay=Delay(160.0, 1.1, 5.0, 1500.0),
+        revert_share=((0.4, 1.0), (0.4, 1.0)),
+    )
+    return replace(DEFAULT_WORLD, reactions=replace(_REACTIONS, code=code))
+
+
+def _rare_good() -> WorldParams:
+    """Good outputs are rare, ~12.5 % of them: every quality intercept is 1.7 lower.
+
+    Breaks the class balance the good-vote LFs and a majority vote lean on: a good vote with
+    a fixed false-positive rate is mostly wrong when almost every output is bad.
+    """
+    q = DEFAULT_WORLD.quality
+    intercept = tuple(tuple(v - 1.7 for v in row) for row in q.intercept)
+    return replace(DEFAULT_WORLD, quality=replace(q, intercept=intercept))
+
+
+_BUILDERS: dict[str, Callable[[], WorldParams]] = {
+    "default": _default,
+    "exploratory_search": _exploratory_search,
+    "position_bias": _position_bias,
+    "non_monotone_dwell": _non_monotone_dwell,
+    "retention_unrelated": _retention_unrelated,
+    "rare_good": _rare_good,
+}
+
+#: name -> the world of that name (read-only); ``WORLDS["default"] is DEFAULT_WORLD``
+WORLDS: Mapping[str, WorldParams] = MappingProxyType({k: f() for k, f in _BUILDERS.items()})
+
+
+def world_params(name: str) -> WorldParams:
+    """The world called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`WORLDS`.
+
+    Returns
+    -------
+    WorldParams
+        Its parameters.
+
+    Raises
+    ------
+    FlywheelError
+        If there is no world of that name (the message lists the names).
+    """
+    if not isinstance(name, str) or name not in WORLDS:
+        raise FlywheelError(f"unknown world {name!r}; choose one of: {', '.join(WORLDS)}")
+    return WORLDS[name]

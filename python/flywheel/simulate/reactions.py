@@ -225,24 +225,70 @@ def _dwell_ms(dwell_s: NDArray[np.floating[Any]]) -> Ints:
     return (dwell_s * SECOND).astype(np.int64)
 
 
-def _search(
-    rng: np.random.Generator, p: SearchParams, s: Bools, good: Bools, shown: Ints
-) -> dict[str, NDArray[Any]]:
-    """Search: up to two result clicks with position and dwell time."""
+def _rank_clicks(
+    rng: np.random.Generator, click_by_rank: tuple[float, ...], s: Bools, n_results: Ints
+) -> tuple[Bools, Ints, Bools, Ints]:
+    """Position-based clicks: rank ``r`` is clicked with ``click_by_rank[r - 1]``, blind to quality.
+
+    Returns
+    -------
+    click, pos, click2, pos2 : numpy.ndarray
+        The first two clicked ranks, top down (positions are 1 where there is no click).
+    """
+    n = len(s)
+    theta = np.asarray(click_by_rank, dtype=np.float64)
+    shown = np.arange(1, len(theta) + 1)[None, :] <= n_results[:, None]
+    hit = (rng.random((n, len(theta))) < theta) & shown & s[:, None]
+    first = np.argmax(hit, axis=1)
+    rest = hit.copy()
+    rest[np.arange(n), first] = False
+    second = np.argmax(rest, axis=1)
+    n_hit = hit.sum(axis=1)
+    return n_hit >= 1, (first + 1).astype(np.int64), n_hit >= 2, (second + 1).astype(np.int64)
+
+
+def _first_dwell(rng: np.random.Generator, p: SearchParams, good: Bools) -> Floats:
+    """The first click's dwell seconds: by quality, sometimes a confused (very long) one."""
     n = len(good)
-    n_results = rng.integers(p.n_results[0], p.n_results[1] + 1, n)
-    click = s & _draw(rng, good, p.click)
-    p_good, p_bad = p.position_p
-    pos = np.minimum(np.where(good, rng.geometric(p_good, n), rng.geometric(p_bad, n)), n_results)
-    click_t = shown + delay_ms(rng, p.click_delay, good, n)
     (g_med, g_sigma), (b_med, b_sigma) = p.dwell
     dwell_raw = np.where(
         good, rng.lognormal(np.log(g_med), g_sigma, n), rng.lognormal(np.log(b_med), b_sigma, n)
     )
-    dwell = np.round(np.clip(dwell_raw, *p.dwell_range_s), 1)
-    click2 = click & _draw(rng, good, p.second_click)
-    pos2 = pos + rng.geometric(p.second_position_p, n)
-    pos2 = np.where(pos2 > n_results, np.maximum(pos - 1, 1), pos2)
+    if any(p.confused_dwell_p):  # no draws in a world without confusion
+        med, sigma = p.confused_dwell
+        confused = _draw(rng, good, p.confused_dwell_p)
+        dwell_raw = np.where(confused, rng.lognormal(np.log(med), sigma, n), dwell_raw)
+    dwell: Floats = np.round(np.clip(dwell_raw, *p.dwell_range_s), 1)
+    return dwell
+
+
+def _search(
+    rng: np.random.Generator, p: SearchParams, s: Bools, good: Bools, shown: Ints
+) -> dict[str, NDArray[Any]]:
+    """Search: up to two result clicks with position and dwell time.
+
+    The draws of today's world come in a fixed order (first click, its position, delay and
+    dwell, then the second click); the position-based model of ``click_by_rank`` draws all
+    clicks at once in place of the first.
+    """
+    n = len(good)
+    n_results = rng.integers(p.n_results[0], p.n_results[1] + 1, n)
+    by_rank = None if p.click_by_rank is None else _rank_clicks(rng, p.click_by_rank, s, n_results)
+    if by_rank is None:
+        click = s & _draw(rng, good, p.click)
+        p_good, p_bad = p.position_p
+        pos = np.where(good, rng.geometric(p_good, n), rng.geometric(p_bad, n))
+        pos = np.minimum(pos, n_results)
+    else:
+        click, pos = by_rank[0], by_rank[1]
+    click_t = shown + delay_ms(rng, p.click_delay, good, n)
+    dwell = _first_dwell(rng, p, good)
+    if by_rank is None:
+        click2 = click & _draw(rng, good, p.second_click)
+        pos2 = pos + rng.geometric(p.second_position_p, n)
+        pos2 = np.where(pos2 > n_results, np.maximum(pos - 1, 1), pos2)
+    else:
+        click2, pos2 = by_rank[2], by_rank[3]
     click2_t = click_t + _dwell_ms(dwell) + delay_ms(rng, p.second_click_delay, good, n)
     med2, sigma2 = p.second_dwell
     dwell2 = np.round(np.clip(rng.lognormal(np.log(med2), sigma2, n), *p.dwell_range_s), 1)

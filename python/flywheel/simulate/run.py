@@ -12,7 +12,7 @@ import numpy as np
 from flywheel.errors import FlywheelError
 
 from .chunk import Chunk, simulate_chunk
-from .params import DEFAULT_WORLD, WorldParams
+from .params import WorldParams, world_params
 from .text import Lexicon, build_lexicon
 from .vocab import DAY
 from .writers import FORMATS, OutputWriter
@@ -174,6 +174,7 @@ def simulate(
     days: int = 14,
     start: datetime = datetime(2026, 11, 1),  # noqa: B008 - immutable default
     fmt: str = "parquet",
+    world: str = "default",
 ) -> SimulationResult:
     """Simulate users of a three-surface AI product and write their raw event stream.
 
@@ -193,6 +194,12 @@ def simulate(
         Start of the period. Naive datetimes are taken as UTC; aware ones are converted to UTC.
     fmt : {"parquet", "csv", "jsonl"}, default "parquet"
         Format of the events file. ``truth.parquet`` and ``actions.parquet`` are always parquet.
+    world : str, default "default"
+        The simulated world, a key of :data:`~flywheel.simulate.params.WORLDS`: ``default``
+        (today's; the same files as without the argument) or one where an assumption of the
+        labeling functions fails (``exploratory_search``, ``position_bias``,
+        ``non_monotone_dwell``, ``retention_unrelated``, ``rare_good``). The files have the
+        same shape in every world.
 
     Returns
     -------
@@ -202,7 +209,7 @@ def simulate(
     Raises
     ------
     FlywheelError
-        If an argument is out of range or of the wrong type.
+        If an argument is out of range or of the wrong type, or ``world`` is not a known name.
 
     Notes
     -----
@@ -221,8 +228,8 @@ def simulate(
     = ``'voice'``.
     """
     n_events, seed, days, start_ms = _check_arguments(n_events, seed, days, start, fmt)
+    params = world_params(world)
     events_path, truth_path, actions_path = _output_paths(out_dir, fmt)
-    params = DEFAULT_WORLD
     lexicon = build_lexicon(seed, params.text)
     writer = OutputWriter(events_path, truth_path, actions_path, fmt)
     try:
