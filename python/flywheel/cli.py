@@ -19,6 +19,7 @@ import duckdb
 
 from flywheel import __version__
 from flywheel.errors import FlywheelError
+from flywheel.simulate import WORLDS  # names only: the simulator itself is imported on use
 from flywheel.warehouse import first_line
 
 if TYPE_CHECKING:
@@ -69,11 +70,17 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
         "without a task column (--task-column '') the whole table is one task named "
         "--task-name.",
     )
-    group.add_argument("--label-seed", type=int, default=123, help="label model seed")
-    group.add_argument("--epochs", type=int, default=500, help="label model epochs")
+    group.add_argument(
+        "--model", default="snorkel", metavar="MODEL",
+        help="label model: snorkel (default: Snorkel's LabelModel), dawid-skene (Dawid-Skene "
+        "EM, learns P(good) itself) or majority (share of good votes, 0.5 without votes)",
+    )  # fmt: skip
+    group.add_argument("--label-seed", type=int, default=123, help="label model seed (snorkel)")
+    group.add_argument("--epochs", type=int, default=500, help="label model epochs (snorkel)")
     group.add_argument(
         "--class-balance", type=_class_balance, default="uniform",
-        help="prior P(good): 'uniform' (default), 'ratings' (from explicit ratings) or a number",
+        help="prior P(good): 'uniform' (default), 'ratings' (from explicit ratings) or a number "
+        "(snorkel only)",
     )  # fmt: skip
     group.add_argument(
         "--min-rows", type=int, default=50, help="refuse to fit a task with fewer outputs"
@@ -150,6 +157,11 @@ def _add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
     sim.add_argument("--seed", type=int, default=7, help="simulator seed")
     sim.add_argument("--days", type=int, default=14, help="days of traffic")
     sim.add_argument("--format", dest="fmt", choices=["parquet", "csv", "jsonl"], default="parquet")
+    sim.add_argument(
+        "--world", default="default", metavar="NAME",
+        help="the simulated world, one of: " + ", ".join(WORLDS) + " (default: default, "
+        "today's); the others break an assumption of the labeling functions",
+    )  # fmt: skip
 
 
 def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -252,6 +264,7 @@ def _label_config(args: argparse.Namespace, schema: str) -> LabelJobConfig:
         lf_prefix=args.lf_prefix,
         gold_column=args.gold_column or None,
         majority_column=args.majority_column or None,
+        model=args.model,
         seed=args.label_seed,
         n_epochs=args.epochs,
         class_balance=args.class_balance,
@@ -265,7 +278,12 @@ def _simulate_config(args: argparse.Namespace) -> SimulateConfig:
     from flywheel.pipeline import SimulateConfig
 
     return SimulateConfig(
-        out=args.out, n_events=args.n_events, seed=args.seed, days=args.days, fmt=args.fmt
+        out=args.out,
+        n_events=args.n_events,
+        seed=args.seed,
+        days=args.days,
+        fmt=args.fmt,
+        world=args.world,
     )
 
 

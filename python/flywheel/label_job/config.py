@@ -10,6 +10,8 @@ from flywheel.labelmodel import DEFAULT_CHUNK_PATTERNS
 
 LF_PREFIX = "lf_"
 DEFAULT_TASK_NAME = "default"
+LABEL_MODELS = ("snorkel", "dawid-skene", "majority")
+"""The label models the job can fit (``LabelJobConfig.model``)."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,18 @@ class LabelJobConfig:
         Column of the votes table holding each output's majority-vote P(good) (computed once,
         in SQL, by the votes model), used for ``majority_accuracy_vs_ratings``; None (or
         ``''``) if there is none (the metric is then NULL).
+    model
+        The label model: ``'snorkel'`` (Snorkel's ``LabelModel``, the default),
+        ``'dawid-skene'`` (count-weighted Dawid-Skene EM, :mod:`flywheel.dawid_skene`: it
+        learns P(good), recorded with class balance source ``'learned'``) or ``'majority'``
+        (P(good) = the share of a pattern's votes that are good, 0.5 without votes; no
+        class balance).
     seed, n_epochs, lr, l2
-        Label model training settings.
+        Snorkel training settings (Dawid-Skene and majority are deterministic and do not use
+        them).
     class_balance
         ``'uniform'``, ``'ratings'`` (P(good) estimated from the gold column per task), or a
-        float P(good) in (0, 1).
+        float P(good) in (0, 1). Snorkel only: with another model it must stay ``'uniform'``.
     min_rows
         Refuse to fit a task with fewer outputs than this.
     tasks
@@ -74,6 +83,7 @@ class LabelJobConfig:
     lf_prefix: str = LF_PREFIX
     gold_column: str | None = "explicit_label"
     majority_column: str | None = "p_good_majority"
+    model: str = "snorkel"
     seed: int = 123
     n_epochs: int = 500
     lr: float = 0.01
@@ -97,6 +107,7 @@ def normalized(config: LabelJobConfig) -> LabelJobConfig:
 
 
 def check_config(config: LabelJobConfig) -> None:
+    _check_model(config)
     cb = config.class_balance
     if isinstance(cb, str):
         if cb not in ("uniform", "ratings"):
@@ -130,3 +141,17 @@ def check_config(config: LabelJobConfig) -> None:
         raise FlywheelError("the id column is empty: name the output id column (--id-column)")
     if config.task_column is None and not config.task_name:
         raise FlywheelError("the task name is empty: name the task (--task-name)")
+
+
+def _check_model(config: LabelJobConfig) -> None:
+    if config.model not in LABEL_MODELS:
+        raise FlywheelError(
+            f"unknown label model {config.model!r}: use {', '.join(map(repr, LABEL_MODELS))}"
+        )
+    if config.model != "snorkel" and config.class_balance != "uniform":
+        raise FlywheelError(
+            f"class balance {config.class_balance!r} is a Snorkel setting: the "
+            f"{config.model} model "
+            + ("learns P(good) itself" if config.model == "dawid-skene" else "has no prior")
+            + " (leave --class-balance at uniform)"
+        )

@@ -14,7 +14,7 @@ import snorkel
 import torch
 
 from flywheel import __version__ as FLYWHEEL_VERSION
-from flywheel import metrics
+from flywheel import dawid_skene, metrics
 from flywheel.errors import FlywheelError
 from flywheel.label_job.config import LabelJobConfig
 from flywheel.label_job.votes import Task
@@ -29,6 +29,12 @@ class TaskRun:
     metrics score the labels (and the majority vote) against the explicit ratings, thresholded
     at 0.5 with a tie counting half; they are None when no output of the task was rated (AUC
     also when the ratings are all of one class).
+
+    ``label_model`` is the model fitted (``LabelJobConfig.model``). The Snorkel settings
+    (``lr``, ``l2``) are NaN (NULL in the table) for the other models; ``n_epochs`` is the
+    number of EM iterations for ``'dawid-skene'`` and 0 for ``'majority'``; ``train_loss`` is
+    the mean negative log-likelihood per output for ``'dawid-skene'`` and NaN for
+    ``'majority'``, which also has no class balance (NaN, source ``'none'``).
     """
 
     run_id: str
@@ -55,6 +61,7 @@ class TaskRun:
     numpy_version: str
     duckdb_version: str
     flywheel_version: str
+    label_model: str
 
 
 @dataclass(frozen=True)
@@ -126,9 +133,8 @@ def fit_task(
         )
     rated_good = np.asarray(data["n_rated_good"], dtype=np.float64)
     rated_bad = np.asarray(data["n_rated_bad"], dtype=np.float64)
-    prior = class_balance(config, task.name, int(rated_good.sum()), int(rated_bad.sum()))
-    model = _fitted_model(config, task, task_votes, counts, prior[0])
-    p_good = model.predict_proba_patterns(task_votes)[:, 1]
+    fitted = _fit(config, run_id, task, task_votes, counts, (rated_good, rated_bad))
+    p_good = fitted.p_good
     p_majority = np.asarray(data["p_good_majority"], dtype=np.float64)  # NaN: no LF voted
     run = TaskRun(
         run_id=run_id,
@@ -139,13 +145,13 @@ def fit_task(
         n_patterns=int(len(counts)),
         n_lfs=len(task.lf_columns),
         lf_columns=task.lf_columns,
-        class_balance_good=prior[0],
-        class_balance_source=prior[1],
+        class_balance_good=fitted.class_balance[0],
+        class_balance_source=fitted.class_balance[1],
         seed=config.seed,
-        n_epochs=config.n_epochs,
-        lr=config.lr,
-        l2=config.l2,
-        train_loss=model.final_loss(),
+        n_epochs=fitted.n_epochs,
+        lr=fitted.lr,
+        l2=fitted.l2,
+        train_loss=fitted.train_loss,
         n_rated=int(rated_good.sum() + rated_bad.sum()),
         accuracy_vs_ratings=_vs_ratings(metrics.accuracy, p_good, rated_good, rated_bad),
         auc_vs_ratings=_vs_ratings(metrics.auc, p_good, rated_good, rated_bad),
@@ -157,13 +163,74 @@ def fit_task(
         numpy_version=np.__version__,
         duckdb_version=duckdb.__version__,
         flywheel_version=FLYWHEEL_VERSION,
+        label_model=config.model,
     )
     patterns = pd.DataFrame({"run_id": run_id, "label_task": task.name}, index=range(len(counts)))
     for j, col in enumerate(lf_columns):
         patterns[col] = all_votes[:, j].astype(np.int32)
     patterns["n_outputs"] = counts
     patterns["p_good"] = p_good.astype(np.float64)
-    return TaskResult(run=run, weights=_weights(run_id, task, model), patterns=patterns)
+    return TaskResult(run=run, weights=fitted.weights, patterns=patterns)
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What one model's fit of a task contributes to its run, LF weights and patterns."""
+
+    p_good: np.ndarray
+    class_balance: tuple[float, str]
+    n_epochs: int
+    lr: float
+    l2: float
+    train_loss: float
+    weights: pd.DataFrame
+
+
+def _fit(
+    config: LabelJobConfig,
+    run_id: str,
+    task: Task,
+    votes: np.ndarray,
+    counts: np.ndarray,
+    rated: tuple[np.ndarray, np.ndarray],
+) -> _Fit:
+    """Fit ``config.model`` on the task's patterns: Snorkel, Dawid-Skene or majority vote."""
+    if config.model == "dawid-skene":
+        ds = dawid_skene.fit_dawid_skene(votes, counts)
+        weights = _weights_frame(run_id, task, ds.coverage, ds.learned_accuracy(), ds.confusion)
+        return _Fit(
+            p_good=ds.p_good,
+            class_balance=(ds.prior_good, "learned"),
+            n_epochs=ds.n_iter,
+            lr=math.nan,
+            l2=math.nan,
+            train_loss=ds.mean_negative_log_likelihood(),
+            weights=weights,
+        )
+    if config.model == "majority":
+        m = votes.shape[1]
+        coverage = np.array([counts[votes[:, j] != -1].sum() for j in range(m)]) / counts.sum()
+        nan_probs = np.full((m, dawid_skene.N_OUTCOMES, 2), np.nan)
+        return _Fit(
+            p_good=dawid_skene.majority_p_good(votes),
+            class_balance=(math.nan, "none"),
+            n_epochs=0,
+            lr=math.nan,
+            l2=math.nan,
+            train_loss=math.nan,
+            weights=_weights_frame(run_id, task, coverage, np.full(m, np.nan), nan_probs),
+        )
+    prior = class_balance(config, task.name, int(rated[0].sum()), int(rated[1].sum()))
+    model = _fitted_model(config, task, votes, counts, prior[0])
+    return _Fit(
+        p_good=model.predict_proba_patterns(votes)[:, 1],
+        class_balance=prior,
+        n_epochs=config.n_epochs,
+        lr=config.lr,
+        l2=config.l2,
+        train_loss=model.final_loss(),
+        weights=_weights(run_id, task, model),
+    )
 
 
 def _fitted_model(
@@ -196,14 +263,23 @@ def _weights(run_id: str, task: Task, model: PatternLabelModel) -> pd.DataFrame:
     cprobs = model.get_conditional_probs()  # [m, 3, 2]: P(vote index | Y); 0 = abstain
     with np.errstate(divide="ignore", invalid="ignore"):  # an LF that never votes here
         learned = model.get_weights().astype(np.float64)
+    return _weights_frame(run_id, task, model.coverage, learned, cprobs)
+
+
+def _weights_frame(
+    run_id: str, task: Task, coverage: np.ndarray, learned: np.ndarray, cprobs: np.ndarray
+) -> pd.DataFrame:
+    """LF weight rows from coverage ``[m]``, learned accuracy ``[m]`` and ``[m, 3, 2]``
+    ``P(vote index | Y)`` (0 = abstain, 1 = bad, 2 = good); NaN is stored as NULL."""
+    coverage = np.asarray(coverage, dtype=np.float64)
     return pd.DataFrame(
         {
             "run_id": run_id,
             "label_task": task.name,
             "lf_name": list(task.lf_columns),
-            "coverage": model.coverage.astype(np.float64),
+            "coverage": coverage,
             # NULL for an LF that never votes on the task
-            "learned_accuracy": pd.array(np.where(model.coverage > 0, learned, np.nan), "Float64"),
+            "learned_accuracy": pd.array(np.where(coverage > 0, learned, np.nan), "Float64"),
             "p_good_vote_given_good": cprobs[:, 2, 1],
             "p_bad_vote_given_bad": cprobs[:, 1, 0],
             "p_abstain_given_good": cprobs[:, 0, 1],

@@ -34,7 +34,7 @@ _RUNS_COLUMNS = [
     ("accuracy_vs_ratings", "DOUBLE"), ("auc_vs_ratings", "DOUBLE"),
     ("majority_accuracy_vs_ratings", "DOUBLE"), ("snorkel_version", "VARCHAR"),
     ("torch_version", "VARCHAR"), ("numpy_version", "VARCHAR"), ("duckdb_version", "VARCHAR"),
-    ("flywheel_version", "VARCHAR"),
+    ("flywheel_version", "VARCHAR"), ("label_model", "VARCHAR"),
 ]  # fmt: skip
 _WEIGHTS_COLUMNS = [
     ("run_id", "VARCHAR"), ("label_task", "VARCHAR"), ("lf_name", "VARCHAR"),

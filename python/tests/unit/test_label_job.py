@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -117,7 +118,7 @@ def test_job_writes_label_tables(con):
         "lf_columns", "class_balance_good", "class_balance_source", "seed", "n_epochs", "lr",
         "l2", "train_loss", "n_rated", "accuracy_vs_ratings", "auc_vs_ratings",
         "majority_accuracy_vs_ratings", "snorkel_version", "torch_version", "numpy_version",
-        "duckdb_version", "flywheel_version",
+        "duckdb_version", "flywheel_version", "label_model",
     ]  # fmt: skip
     assert cols("label_model_lf_weights") == [
         "run_id", "label_task", "lf_name", "coverage", "learned_accuracy",
@@ -763,3 +764,177 @@ def test_cli_label_options_map_to_the_config():
         memory_limit=None, tasks=("ide",), class_balance=0.3, min_rows=5,
     )  # fmt: skip
     assert config("--memory-limit", "2GB").memory_limit == "2GB"
+
+
+# --- label models: snorkel (the default), dawid-skene, majority -----------------------------
+
+
+def _patterns_of_task(con: duckdb.DuckDBPyConnection, task: str) -> pd.DataFrame:
+    """The task's LF columns, n_outputs and p_good as the job wrote them."""
+    lfs = [c for c in REGISTERED if c.startswith(PREFIX[task])]
+    return con.execute(
+        f"select {', '.join(lfs)}, n_outputs, p_good from label_model_patterns "
+        f"where label_task = ? order by {', '.join(lfs)}",
+        [task],
+    ).df()
+
+
+def test_default_model_is_snorkel_exactly_as_before(con):
+    # The default run is Snorkel's LabelModel on the task's patterns, bit for bit: P(good) is
+    # exactly PatternLabelModel's with the job's settings, and model='snorkel' is the default.
+    from flywheel.labelmodel import PatternLabelModel
+
+    runs = run_label_job(con, CFG)
+    assert LabelJobConfig().model == "snorkel"
+    assert [r.label_model for r in runs] == ["snorkel", "snorkel"]
+    assert con.execute("select distinct label_model from label_model_runs").fetchall() == [
+        ("snorkel",)
+    ]
+    for task in TASKS:
+        got = _patterns_of_task(con, task)
+        votes = got.drop(columns=["n_outputs", "p_good"]).to_numpy()
+        model = PatternLabelModel().fit_patterns(
+            votes, got["n_outputs"].to_numpy(), class_balance=[0.5, 0.5], seed=123, n_epochs=100
+        )
+        np.testing.assert_array_equal(got["p_good"], model.predict_proba_patterns(votes)[:, 1])
+    first = _patterns_of_task(con, "code_suggestion")
+    run_label_job(con, LabelJobConfig(n_epochs=100, model="snorkel"))
+    pd.testing.assert_frame_equal(first, _patterns_of_task(con, "code_suggestion"))
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, pd.DataFrame]:
+    return {
+        "runs": con.execute(
+            "select * exclude (run_id, fitted_at) from label_model_runs where run_id = ? "
+            "order by label_task",
+            [run_id],
+        ).df(),
+        "weights": con.execute(
+            "select * exclude (run_id) from label_model_lf_weights where run_id = ? order by all",
+            [run_id],
+        ).df(),
+        "patterns": con.execute("select * exclude (run_id) from label_model_patterns order by all")
+        .df(),
+    }  # fmt: skip
+
+
+def test_dawid_skene_run_learns_the_prior_and_writes_its_confusion(con):
+    from flywheel.dawid_skene import fit_dawid_skene
+
+    config = LabelJobConfig(model="dawid-skene")
+    runs = {r.label_task: r for r in run_label_job(con, config)}
+    stored = table(con, "label_model_runs", "label_task").set_index("label_task")
+    weights = table(con, "label_model_lf_weights", "label_task, lf_name").set_index("lf_name")
+    truth = dict(
+        con.execute("select label_task, avg(true_label) from fct_lf_votes group by all").fetchall()
+    )
+    for task, run in runs.items():
+        row = stored.loc[task]
+        assert (row.label_model, row.class_balance_source) == ("dawid-skene", "learned")
+        assert row.class_balance_good == run.class_balance_good
+        assert abs(run.class_balance_good - truth[task]) < 0.05  # build_votes: P(good) 0.6
+        assert pd.isna(row.lr) and pd.isna(row.l2) and 0 < row.n_epochs < 1000
+        assert np.isfinite(row.train_loss) and row.train_loss > 0
+        assert run.accuracy_vs_ratings > 0.75 and run.auc_vs_ratings > 0.8
+        # P(good) is exactly the module's fit on the same patterns.
+        got = _patterns_of_task(con, task)
+        fit = fit_dawid_skene(
+            got.drop(columns=["n_outputs", "p_good"]).to_numpy(), got["n_outputs"].to_numpy()
+        )
+        np.testing.assert_array_equal(got["p_good"], fit.p_good)
+        assert fit.prior_good == run.class_balance_good and fit.n_iter == row.n_epochs
+        lfs = list(run.lf_columns)
+        np.testing.assert_array_equal(weights.loc[lfs, "learned_accuracy"], fit.learned_accuracy())
+        np.testing.assert_array_equal(
+            weights.loc[lfs, "p_bad_vote_given_bad"], fit.confusion[:, 1, 0]
+        )
+        np.testing.assert_array_equal(
+            weights.loc[lfs, "p_abstain_given_good"], fit.confusion[:, 0, 1]
+        )
+    assert weights["learned_accuracy"].between(0.5, 1, inclusive="neither").all()
+    assert (
+        weights.loc["lf_chat_2", "learned_accuracy"] > weights.loc["lf_chat_3", "learned_accuracy"]
+    )
+    on = _join_on(REGISTERED)
+    accuracy = con.execute(
+        f"select avg(((p.p_good > 0.5)::int = v.true_label)::int) "
+        f"from fct_lf_votes v join label_model_patterns p on {on}"
+    ).fetchall()[0][0]
+    assert accuracy > 0.75
+    # Reruns are identical (no randomness: the seed is recorded but unused).
+    first = _snapshot(con, runs["chat_response"].run_id)
+    (again, _) = run_label_job(con, replace(config, seed=999))
+    second = _snapshot(con, again.run_id)
+    second["runs"]["seed"] = first["runs"]["seed"]
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name])
+
+
+def test_majority_run_is_the_votes_tables_majority_vote(con):
+    runs = run_label_job(con, LabelJobConfig(model="majority"))
+    assert {(r.label_model, r.class_balance_source) for r in runs} == {("majority", "none")}
+    stored = table(con, "label_model_runs")
+    assert stored[["class_balance_good", "lr", "l2", "train_loss"]].isna().all().all()
+    assert (stored["n_epochs"] == 0).all()
+    # P(good) per output equals the votes model's p_good_majority (0.5 when nobody voted).
+    diff = con.execute(
+        f"select max(abs(p.p_good - coalesce(v.p_good_majority, 0.5))), count(*) "
+        f"from fct_lf_votes v join label_model_patterns p on {_join_on(REGISTERED)}"
+    ).fetchall()[0]
+    assert diff == (0.0, 5000)
+    weights = table(con, "label_model_lf_weights")
+    assert weights["coverage"].between(0, 1).all() and weights["coverage"].gt(0).all()
+    learned = ["learned_accuracy", "p_good_vote_given_good", "p_bad_vote_given_bad"]
+    assert weights[learned].isna().all().all()
+    # Coverage is the same whichever model is fitted.
+    run_label_job(con, CFG)
+    both = table(con, "label_model_lf_weights").groupby(["label_task", "lf_name"])["coverage"]
+    assert (both.nunique() == 1).all() and (both.size() == 2).all()
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        (LabelJobConfig(model="dawid_skene"), r"unknown label model 'dawid_skene': use 'snorkel'"),
+        (LabelJobConfig(model="dawid-skene", class_balance=0.3), "learns P\\(good\\) itself"),
+        (LabelJobConfig(model="majority", class_balance="ratings"), "majority model has no prior"),
+    ],
+)
+def test_model_errors_are_one_line_and_write_nothing(con, config, match):
+    with pytest.raises(FlywheelError, match=match) as error:
+        run_label_job(con, config)
+    assert "\n" not in str(error.value)
+    names = {
+        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+    }
+    assert "label_model_runs" not in names
+
+
+def test_old_runs_table_gains_the_label_model_column(con):
+    run_label_job(con, CFG)
+    con.execute("alter table label_model_runs drop column label_model")
+    run_label_job(con, LabelJobConfig(model="dawid-skene"))
+    stored = con.execute(
+        "select label_model, count(*) from label_model_runs group by all order by all"
+    ).fetchall()
+    assert stored == [("dawid-skene", 2), (None, 2)]
+
+
+def test_cli_model_option(project, capsys):
+    def config(command: str, *argv: str) -> LabelJobConfig:
+        args = cli.build_parser().parse_args([command, *argv])
+        return cli._label_config(args, "main")
+
+    assert config("label").model == config("run").model == "snorkel"
+    assert config("label", "--model", "dawid-skene").model == "dawid-skene"
+    assert config("run", "--model", "majority").model == "majority"
+    project_dir, db = project
+    code, out, err = run_cli(capsys, project_dir, db, "--model", "dawid-skene")
+    assert (code, err) == (0, "") and "code_suggestion: 3,000 outputs" in out
+    with duckdb.connect(str(db), read_only=True) as connection:
+        assert connection.execute(
+            "select distinct label_model, class_balance_source from label_model_runs"
+        ).fetchall() == [("dawid-skene", "learned")]
+    code, out, err = run_cli(capsys, project_dir, db, "--model", "em")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("flywheel: error: unknown label model 'em'"), err
