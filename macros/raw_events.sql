@@ -100,20 +100,61 @@
     nested objects as JSON text), and `is_unreadable_line` when the line is not a JSON object.
 -#}
 {% macro raw_events_from_json_lines(path, contract) -%}
-    {%- set lines -%}
-        read_csv(
-            {{ flywheel.sql_string(path) }},
-            columns = {'raw_line': 'varchar'}, header = false, auto_detect = false,
-            delim = chr(30), quote = '', escape = '', strict_mode = false
-        )
-    {%- endset -%}
+    {#- A file that is valid UTF-8 (checked first, cheaply) is read line by line by DuckDB's
+        reader; one that is not is split into lines byte by byte (slower, exact), and a line
+        that is not valid UTF-8 stays unreadable (kept with its other bytes as \xNN). -#}
+    {%- set is_utf8 = true -%}
+    {%- if execute -%}
+        {%- set checked = run_query(
+            "select try(decode(content)) is not null from read_blob(" ~ flywheel.sql_string(path) ~ ")"
+        ).rows -%}
+        {%- set is_utf8 = checked | length == 0 or checked[0][0] -%}
+    {%- endif -%}
+    {%- if is_utf8 -%}
+        {%- set lines -%}
+            (
+                select
+                    raw_line,
+                    raw_line as line
+                from read_csv(
+                    {{ flywheel.sql_string(path) }},
+                    columns = {'raw_line': 'varchar'}, header = false, auto_detect = false,
+                    delim = chr(30), quote = '', escape = '', strict_mode = false,
+                    max_line_size = 67108864
+                )
+            )
+        {%- endset -%}
+    {%- else -%}
+        {%- set lines -%}
+            (
+                select
+                    -- an undecodable line as text: printable ASCII kept, other bytes as \xNN
+                    coalesce(line, array_to_string(list_transform(
+                        regexp_extract_all(line_hex, '..'),
+                        lambda b: case when b between '20' and '7E' then chr(cast('0x' || b as integer))
+                            else '\x' || lower(b) end
+                    ), '')) as raw_line,
+                    line
+                from (
+                    select
+                        line_hex,
+                        try(decode(from_hex(regexp_replace(line_hex, '0D$', '')))) as line
+                    from (
+                        select unnest(regexp_extract_all(hex(content) || '0A', '((?:[0-9A-F]{2})*?)0A', 1)) as line_hex
+                        from read_blob({{ flywheel.sql_string(path) }})
+                    ) as split
+                    where line_hex != ''
+                ) as decoded
+            )
+        {%- endset -%}
+    {%- endif -%}
     {%- set columns = [] -%}
     {%- for name in contract -%}
         {%- set key = "'$." ~ name ~ "'" -%}
         {%- do columns.append(
-            "case when is_object then case json_type(raw_line, " ~ key ~ ") when 'VARCHAR' then "
-            ~ "json_extract_string(raw_line, " ~ key ~ ") when 'NULL' then null else "
-            ~ "cast(json_extract(raw_line, " ~ key ~ ") as varchar) end end as " ~ name
+            "case when is_object then case json_type(line, " ~ key ~ ") when 'VARCHAR' then "
+            ~ "json_extract_string(line, " ~ key ~ ") when 'NULL' then null else "
+            ~ "cast(json_extract(line, " ~ key ~ ") as varchar) end end as " ~ name
         ) -%}
     {%- endfor -%}
     {%- set sql -%}
@@ -125,8 +166,9 @@
             from (
                 select
                     raw_line,
-                    {{ flywheel.is_json_object('raw_line') }} as is_object
-                from {{ lines }}
+                    line,
+                    coalesce({{ flywheel.is_json_object('line') }}, false) as is_object
+                from {{ lines }} as read_lines
                 where {{ flywheel.clean_text('raw_line') }} is not null
             ) as lines
         )
@@ -146,7 +188,8 @@
     {%- if execute -%}
         {%- set first = run_query(
             "select raw_line from read_csv(" ~ flywheel.sql_string(path) ~ ", columns = {'raw_line': 'varchar'}, "
-            ~ "header = false, auto_detect = false, delim = chr(30), quote = '', escape = '') limit 1"
+            ~ "header = false, auto_detect = false, delim = chr(30), quote = '', escape = '', "
+            ~ "strict_mode = false) limit 1"
         ).rows -%}
         {%- for name in ((first[0][0] if first else '') or '').split(',') -%}
             {%- do header.append(name.strip().strip('"').strip()) -%}
@@ -162,6 +205,6 @@
     {{ return(
         "read_csv(" ~ flywheel.sql_string(path) ~ ", header = true, auto_detect = false, columns = {"
         ~ columns | join(', ') ~ "}, delim = ',', quote = '\"', escape = '\"', strict_mode = false, "
-        ~ "null_padding = true)"
+        ~ "null_padding = true, parallel = false, max_line_size = 67108864)"
     ) }}
 {%- endmacro %}

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 #: shrinking would rebuild dbt hundreds of times: a failure prints its whole (small) stream
 SUITE = settings(
-    max_examples=5,
+    max_examples=3,
     deadline=None,
     derandomize=True,
     phases=[Phase.explicit, Phase.generate],
