@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import datetime
@@ -13,9 +14,11 @@ import pytest
 
 from flywheel.errors import FlywheelError
 from flywheel.simulate import (
+    DEFAULT_WORLD,
     EVENT_COLUMNS,
     EVENT_TYPES,
     MALFORMED_REASONS,
+    WORLDS,
     SimulationResult,
     simulate,
 )
@@ -587,3 +590,218 @@ def test_chat_copy_logging_regression_drops_copies_late_in_the_period(
     assert (dropped[0][2].date() - first_day).days >= 14 - 3
     n_actions = _one(con, "select count(*) from ac")
     assert sim.n_rows == n_actions - dropped[0][3] + sim.n_duplicates
+
+
+# ------------------------------------------------------------------------------------------
+# Named worlds: where the labeling functions' assumptions fail
+# ------------------------------------------------------------------------------------------
+
+N_WORLD = 60_000
+OTHER_WORLDS = [w for w in WORLDS if w != "default"]
+SIM_FILES = ("events.parquet", "truth.parquet", "actions.parquet")
+
+
+def _checksums(out: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in SIM_FILES}
+
+
+@pytest.fixture(scope="module")
+def world_cons(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, duckdb.DuckDBPyConnection]:
+    """One connection per world: its truth, actions and clean (delivered, deduplicated) events."""
+    cons = {}
+    for world in WORLDS:
+        res = simulate(tmp_path_factory.mktemp(world), n_events=N_WORLD, seed=5, world=world)
+        c = duckdb.connect()
+        c.execute(f"create view tr as select * from read_parquet('{res.truth_path}')")
+        c.execute(f"create view ac as select * from read_parquet('{res.actions_path}')")
+        c.execute(
+            f"""create view ev as select distinct on (e.event_id) e.*
+            from read_parquet('{res.events_path}') e join ac a using (event_id)
+            where a.fate <> 'malformed'"""
+        )
+        cons[world] = c
+    return cons
+
+
+def _rephrase_rate_by_quality(c: duckdb.DuckDBPyConnection) -> dict[bool, float]:
+    """Search: P(the query is rephrased | the output is good / bad)."""
+    rows = c.execute(
+        """select t.is_good, avg((r.rephrase_of_request_id is not null)::int)
+        from tr t left join (
+            select distinct rephrase_of_request_id from ac where kind = 'rephrase'
+        ) r on r.rephrase_of_request_id = t.request_id
+        where t.surface = 'search' group by 1"""
+    ).fetchall()
+    return dict(rows)
+
+
+def _revert_rate_by_quality(c: duckdb.DuckDBPyConnection) -> dict[bool, float]:
+    """Code: P(reverted | accepted, the output is good / bad)."""
+    rows = c.execute(
+        """select t.is_good, avg((v.output_id is not null)::int)
+        from (select distinct output_id from ac where event_type = 'accept') a
+        join tr t using (output_id)
+        left join (select distinct output_id from ac where event_type = 'revert') v
+            using (output_id)
+        group by 1"""
+    ).fetchall()
+    return dict(rows)
+
+
+def _click_rate_by_rank(c: duckdb.DuckDBPyConnection) -> dict[tuple[bool, str], float]:
+    """Search: clicks per result shown at ranks 1-2 (``top``) and 5-10 (``deep``), by quality."""
+    rows = c.execute(
+        """with shown as (
+            select s.output_id, t.is_good,
+                   json_extract_string(s.properties, '$.n_results')::int as n_results
+            from ev s join tr t using (output_id)
+            where s.event_type = 'output_shown' and s.surface = 'search'
+        ),
+        clicks as (
+            select output_id, json_extract_string(properties, '$.position')::int as position
+            from ev where event_type = 'click'
+        ),
+        ranks as (select unnest(range(1, 11)) as r)
+        select s.is_good, if(r.r <= 2, 'top', 'deep'), count(k.output_id) / count(*)
+        from ranks r join shown s on s.n_results >= r.r
+        left join clicks k on k.output_id = s.output_id and k.position = r.r
+        where r.r <= 2 or r.r >= 5
+        group by all"""
+    ).fetchall()
+    return {(good, band): rate for good, band, rate in rows}
+
+
+def _good_share_by_dwell(c: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Search: good share of clicked outputs per bucket of their longest click's dwell."""
+    rows = c.execute(
+        """with dwell as (
+            select output_id,
+                   max(json_extract_string(properties, '$.dwell_seconds')::double) as d
+            from ev where event_type = 'click' group by 1
+        )
+        select case when d < 10 then 'short' when d >= 30 and d < 120 then 'middle'
+                    when d >= 300 then 'longest' end as bucket,
+               avg(t.is_good::int)
+        from dwell join tr t using (output_id)
+        group by 1 having bucket is not null"""
+    ).fetchall()
+    return dict(rows)
+
+
+def test_default_world_is_the_world_of_today(tmp_path: Path) -> None:
+    """``world="default"`` writes exactly the files of a run without ``world``."""
+    simulate(tmp_path / "omitted", n_events=20_000, seed=9, days=2)
+    simulate(tmp_path / "default", n_events=20_000, seed=9, days=2, world="default")
+    assert _checksums(tmp_path / "default") == _checksums(tmp_path / "omitted")
+    assert WORLDS["default"] is DEFAULT_WORLD
+
+
+@pytest.mark.parametrize("world", OTHER_WORLDS)
+def test_each_world_is_deterministic_and_differs_from_default(tmp_path: Path, world: str) -> None:
+    a = simulate(tmp_path / "a", n_events=5_000, seed=3, world=world)
+    simulate(tmp_path / "b", n_events=5_000, seed=3, world=world)
+    simulate(tmp_path / "default", n_events=5_000, seed=3)
+    sums = _checksums(tmp_path / "a")
+    assert sums == _checksums(tmp_path / "b")
+    assert sums["truth.parquet"] != _checksums(tmp_path / "default")["truth.parquet"]
+    assert pq.read_schema(a.truth_path).equals(
+        pq.read_schema(tmp_path / "default" / "truth.parquet")
+    )  # the truth file keeps its shape
+
+
+def test_worlds_replace_only_the_knobs_they_are_about() -> None:
+    changed = {
+        name: {g for g in ("population", "sessions", "quality", "reactions", "text", "faults")
+               if getattr(params, g) != getattr(DEFAULT_WORLD, g)}
+        for name, params in WORLDS.items()
+    }  # fmt: skip
+    assert changed == {
+        "default": set(),
+        "exploratory_search": {"reactions"},
+        "position_bias": {"reactions"},
+        "non_monotone_dwell": {"reactions"},
+        "retention_unrelated": {"reactions"},
+        "rare_good": {"quality"},
+    }
+
+
+def test_unknown_world_is_one_line_listing_the_names(tmp_path: Path) -> None:
+    with pytest.raises(FlywheelError) as err:
+        simulate(tmp_path / "x", n_events=1_000, world="nope")
+    message = str(err.value)
+    assert "\n" not in message and "'nope'" in message
+    assert all(name in message for name in WORLDS)
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_world_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flywheel import cli
+    from flywheel.pipeline import SimulateConfig, simulate_sample
+
+    args = cli.build_parser().parse_args(["simulate", "--world", "rare_good", "--out", "o"])
+    assert cli._simulate_config(args).world == "rare_good"
+    assert SimulateConfig().world == "default"
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert all(name in help_text for name in WORLDS)
+    assert cli.main(["simulate", "--world", "nope", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "position_bias" in err
+    res = simulate_sample(SimulateConfig(out=tmp_path / "rg", n_events=2_000, world="rare_good"))
+    ref = simulate(tmp_path / "ref", n_events=2_000, world="rare_good")
+    assert res.truth_path.read_bytes() == ref.truth_path.read_bytes()
+
+
+def test_rare_good_world_has_few_good_outputs(
+    world_cons: dict[str, duckdb.DuckDBPyConnection],
+) -> None:
+    share = _one(world_cons["rare_good"], "select avg(is_good::int) from tr")
+    assert 0.10 <= share <= 0.15  # type: ignore[operator]
+    assert _one(world_cons["default"], "select avg(is_good::int) from tr") > 0.5  # type: ignore[operator]
+
+
+def test_exploratory_search_rephrases_whatever_the_quality(
+    world_cons: dict[str, duckdb.DuckDBPyConnection],
+) -> None:
+    rate = _rephrase_rate_by_quality(world_cons["exploratory_search"])
+    assert abs(rate[True] - rate[False]) < 0.05
+    assert 0.30 <= rate[True] <= 0.40  # reformulating is normal
+    default = _rephrase_rate_by_quality(world_cons["default"])
+    assert default[False] - default[True] > 0.25
+
+
+def test_position_bias_clicks_follow_rank_not_relevance(
+    world_cons: dict[str, duckdb.DuckDBPyConnection],
+) -> None:
+    rate = _click_rate_by_rank(world_cons["position_bias"])
+    for good in (True, False):
+        assert 0.22 <= rate[good, "top"] <= 0.28
+        assert 0.05 <= rate[good, "deep"] <= 0.07
+        assert 3.5 <= rate[good, "top"] / rate[good, "deep"] <= 5.0  # target 0.25 / 0.06
+    assert abs(rate[True, "top"] - rate[False, "top"]) < 0.03  # relevance is flat
+    assert abs(rate[True, "deep"] - rate[False, "deep"]) < 0.015
+    default = _click_rate_by_rank(world_cons["default"])
+    assert default[True, "top"] - default[False, "top"] > 0.1
+
+
+def test_retention_unrelated_reverts_whatever_the_quality(
+    world_cons: dict[str, duckdb.DuckDBPyConnection],
+) -> None:
+    rate = _revert_rate_by_quality(world_cons["retention_unrelated"])
+    assert abs(rate[True] - rate[False]) < 0.05
+    assert 0.10 <= rate[True] <= 0.20
+    default = _revert_rate_by_quality(world_cons["default"])
+    assert default[False] - default[True] > 0.2
+
+
+def test_non_monotone_dwell_long_dwell_is_not_good(
+    world_cons: dict[str, duckdb.DuckDBPyConnection],
+) -> None:
+    share = _good_share_by_dwell(world_cons["non_monotone_dwell"])
+    assert share["longest"] < share["middle"] - 0.3
+    assert share["short"] < share["middle"]  # short dwell still means bad
+    default = _good_share_by_dwell(world_cons["default"])
+    assert default["short"] < default["middle"] <= default["longest"]  # monotone today
