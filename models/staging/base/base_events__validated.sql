@@ -32,6 +32,9 @@
 {%- set max_integer = 2147483647 -%}
 {%- set build_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
 -- depends_on: {{ source('flywheel', 'raw_events') }}
+{#- pseudonymized ids are computed once, in the build (the salt lives only in dbt's session):
+    the views downstream then read stored hashes -#}
+{{ config(materialized='table' if var('flywheel__pseudonymize_user_id') else 'view') }}
 
 with
 

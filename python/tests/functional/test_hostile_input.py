@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from hashlib import md5
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +283,36 @@ def test_clicks_without_dwell_stop_the_build_naming_the_property(
         run_dbt(
             project, STAGING, dbt_vars={"flywheel__events_path": str(events)}, echo=lambda _: None
         )
+
+
+def test_user_ids_are_pseudonymized_with_a_secret_salt(
+    stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    salt = "a-secret-salt-4f7c2e"
+    monkeypatch.setenv("DBT_ENV_SECRET_FLYWHEEL_USER_ID_SALT", salt)
+    rows = [*BASE, event("stranger", "copy", user_id="u2")]
+    events = write_jsonl(tmp_path / "events.jsonl", rows)
+    project = stage(events, flywheel__pseudonymize_user_id=True, **LENIENT)
+    valid = {u for (u,) in query(project, "select distinct user_id from stg_events")}
+    rejected = {u for (u,) in query(project, "select user_id from stg_events_rejected")}
+    expected = {name: md5(f"{salt}|{name}".encode()).hexdigest() for name in ("u1", "u2")}
+    assert valid == {expected["u1"]} and rejected == {expected["u2"]}  # the quarantine too
+    # the salt is in no compiled file, run file or log
+    for path in project.root.rglob("*"):
+        if path.is_file() and path.suffix in {".sql", ".json", ".log", ".txt"}:
+            assert salt not in path.read_text(errors="replace"), path
+
+
+def test_pseudonymizing_without_a_salt_stops_the_build(
+    tmp_path: Path, copy_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DBT_ENV_SECRET_FLYWHEEL_USER_ID_SALT", raising=False)
+    events = write_jsonl(tmp_path / "events.jsonl", BASE)
+    root = copy_project(tmp_path / "project")
+    project = load_project(root, root / "warehouse.duckdb")
+    with pytest.raises(FlywheelError, match="DBT_ENV_SECRET_FLYWHEEL_USER_ID_SALT is not set"):
+        run_dbt(
+            project, STAGING,
+            dbt_vars={"flywheel__events_path": str(events), "flywheel__pseudonymize_user_id": True},
+            echo=lambda _: None,
+        )  # fmt: skip
