@@ -28,15 +28,7 @@ final as (
         row_number() over (
             order by abs(z_score) desc, label_task, metric_name, shown_date, metric_kind
         ) as flag_rank,
-        label_task,
-        shown_date,
-        metric_kind,
-        metric_name,
-        n_outputs,
-        rate,
-        baseline_rate,
-        rate_change,
-        z_score
+        *
     from flagged
 )
 
