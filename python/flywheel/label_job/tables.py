@@ -34,7 +34,10 @@ _RUNS_COLUMNS = [
     ("accuracy_vs_ratings", "DOUBLE"), ("auc_vs_ratings", "DOUBLE"),
     ("majority_accuracy_vs_ratings", "DOUBLE"), ("snorkel_version", "VARCHAR"),
     ("torch_version", "VARCHAR"), ("numpy_version", "VARCHAR"), ("duckdb_version", "VARCHAR"),
-    ("flywheel_version", "VARCHAR"), ("label_model", "VARCHAR"),
+    ("flywheel_version", "VARCHAR"), ("label_model", "VARCHAR"), ("n_golden", "BIGINT"),
+    ("golden_log_loss", "DOUBLE"), ("golden_accuracy", "DOUBLE"), ("golden_auc", "DOUBLE"),
+    ("model_selected_by", "VARCHAR"), ("golden_candidate_losses", "VARCHAR"),
+    ("excluded_lfs", "VARCHAR"),
 ]  # fmt: skip
 _WEIGHTS_COLUMNS = [
     ("run_id", "VARCHAR"), ("label_task", "VARCHAR"), ("lf_name", "VARCHAR"),
