@@ -282,6 +282,8 @@ def _weights_frame(
             "learned_accuracy": pd.array(np.where(coverage > 0, learned, np.nan), "Float64"),
             "p_good_vote_given_good": cprobs[:, 2, 1],
             "p_bad_vote_given_bad": cprobs[:, 1, 0],
+            "p_good_vote_given_bad": cprobs[:, 2, 0],
+            "p_bad_vote_given_good": cprobs[:, 1, 1],
             "p_abstain_given_good": cprobs[:, 0, 1],
             "p_abstain_given_bad": cprobs[:, 0, 0],
         }

@@ -1,4 +1,11 @@
-"""The label job's tables, written in one transaction: runs, LF weights, patterns."""
+"""The label job's tables, written in one transaction: runs, LF weights, patterns, scoring.
+
+``label_model_runs`` and ``label_model_lf_weights`` are appended to; the current labels are
+replaced per re-fitted task: ``label_model_patterns`` (P(good) of every pattern the fit saw)
+and the scoring parameters ``probabilistic_labels`` sums for any pattern,
+``label_model_priors`` (one row per task) and ``label_model_scoring_weights`` (one row per
+task and LF; see :mod:`flywheel.label_job.scoring`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from flywheel.label_job import scoring
+from flywheel.label_job.scoring import PRIORS_TABLE, SCORING_WEIGHTS_TABLE
 from flywheel.warehouse import qualified as _qualified
 from flywheel.warehouse import quote_identifier as _q
 from flywheel.warehouse import table_columns as _table_columns
@@ -82,8 +91,12 @@ def write(
     )
     for col in ("accuracy_vs_ratings", "auc_vs_ratings", "majority_accuracy_vs_ratings"):
         runs[col] = runs[col].astype("float64")
+    # The fits' weight frames also hold P(vote good | bad) and P(vote bad | good) at full
+    # precision, for the scoring weights; the table keeps its columns.
     weights = pd.concat([r.weights for r in results], ignore_index=True)
+    weights = weights[[name for name, _ in _WEIGHTS_COLUMNS]]
     patterns = pd.concat([r.patterns for r in results], ignore_index=True)
+    scoring_weights, priors = _scoring_frames(results)
 
     patterns_t = _qualified(config.schema, PATTERNS_TABLE)
     lf_defs = ", ".join(f"{_q(c)} INTEGER" for c in lf_columns)
@@ -111,8 +124,47 @@ def write(
         insert_frame(con, _qualified(config.schema, RUNS_TABLE), runs)
         insert_frame(con, _qualified(config.schema, WEIGHTS_TABLE), weights)
         insert_frame(con, patterns_t, patterns)
+        for table, columns, frame in (
+            (SCORING_WEIGHTS_TABLE, scoring.SCORING_WEIGHTS_COLUMNS, scoring_weights),
+            (PRIORS_TABLE, scoring.PRIORS_COLUMNS, priors),
+        ):
+            _replace_tasks(con, config.schema, table, columns, None if recreate else tasks)
+            insert_frame(con, _qualified(config.schema, table), frame)
         con.execute("commit")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # keep the original error visible
             con.execute("rollback")
         raise
+
+
+def _scoring_frames(results: list[TaskResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``label_model_scoring_weights`` and ``label_model_priors`` rows of the fits."""
+    _no_weights = scoring.weight_rows("", "", None)
+    weight_frames, prior_rows = [], []
+    for r in results:
+        fit_scoring = scoring.scoring_of(r.run.label_model, r.run.class_balance_good, r.weights)
+        weight_frames.append(scoring.weight_rows(r.run.run_id, r.run.label_task, fit_scoring))
+        prior_rows.append(
+            scoring.prior_row(r.run.run_id, r.run.label_task, r.run.label_model, fit_scoring)
+        )
+    non_empty = [f for f in weight_frames if len(f)]
+    weights = pd.concat(non_empty, ignore_index=True) if non_empty else _no_weights
+    priors = pd.DataFrame(prior_rows, columns=[name for name, _ in scoring.PRIORS_COLUMNS])
+    return weights, priors
+
+
+def _replace_tasks(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    columns: list[tuple[str, str]],
+    tasks: Sequence[str] | None,
+) -> None:
+    """Create ``table`` if needed and delete the rows of ``tasks`` (None: every row)."""
+    _ensure_table(con, schema, table, columns)
+    qualified = _qualified(schema, table)
+    if tasks is None:
+        con.execute(f"delete from {qualified}")
+    elif tasks:
+        placeholders = ", ".join("?" for _ in tasks)
+        con.execute(f"delete from {qualified} where label_task in ({placeholders})", list(tasks))
