@@ -1,13 +1,18 @@
 {#-
     The labeling functions of `labeling_functions()`, checked and ready to compile: each entry
     gains `condition_sql` (the condition with its params filled in, after the overrides of the
-    var flywheel__lf_params) and `lf_position` (0-based order). Raises a compile error naming
+    var flywheel__lf_params), `lf_position` (0-based order) and `in_label_model` (false when the
+    var flywheel__lfs_excluded_from_fit lists it: still computed and validated, not fitted). Raises a compile error naming
     the entry for a duplicate or badly formed name, a vote other than 0 / 1, a param without a
-    numeric value, a `{param}` the entry does not define, or an override of an unknown LF or
-    param.
+    numeric value, a `{param}` the entry does not define, an override of an unknown LF or
+    param, or an exclusion of an unknown LF.
 -#}
 {% macro lf_definitions() -%}
     {%- set overrides = var('flywheel__lf_params') or {} -%}
+    {%- set excluded = var('flywheel__lfs_excluded_from_fit') or [] -%}
+    {%- if excluded is string -%}
+        {%- set excluded = [excluded] -%}
+    {%- endif -%}
     {%- set names = [] -%}
     {%- set resolved = [] -%}
     {%- for lf in flywheel.labeling_functions() -%}
@@ -62,10 +67,17 @@
             'name': name, 'label_task': lf['label_task'], 'vote': lf['vote'],
             'condition': lf['condition'], 'condition_sql': ns.sql, 'params': params,
             'description': lf['description'], 'lf_position': loop.index0,
+            'in_label_model': name not in excluded,
         }) -%}
     {%- endfor -%}
     {%- for name in overrides.keys() if name not in names -%}
         {{ exceptions.raise_compiler_error("flywheel__lf_params: unknown labeling function " ~ name) }}
+    {%- endfor -%}
+    {%- for name in excluded if name not in names -%}
+        {{ exceptions.raise_compiler_error(
+            "flywheel__lfs_excluded_from_fit: unknown labeling function " ~ name
+            ~ " (the LFs are: " ~ names | join(', ') ~ ")"
+        ) }}
     {%- endfor -%}
     {{ return(resolved) }}
 {%- endmacro %}

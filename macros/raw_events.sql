@@ -25,57 +25,108 @@
     {%- set path = var('flywheel__events_path') -%}
     {%- if not path -%}
         {%- for name in ['flywheel__raw_schema', 'flywheel__raw_table'] -%}
-            {%- if not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_]*', var(name) | string) -%}
-                {{ exceptions.raise_compiler_error(
-                    name ~ " must be a plain identifier (letters, digits, underscores), got "
-                    ~ (var(name) | string | tojson)
-                ) }}
-            {%- endif -%}
+            {{ flywheel.check_identifier_var(name) }}
         {%- endfor -%}
-        {{ return(flywheel.raw_events_from_relation(source('flywheel', 'raw_events'), contract, describe=false)) }}
+        {{ return(flywheel.raw_from_relation(
+            source('flywheel', 'raw_events'), contract, 'raw events', describe=false
+        )) }}
     {%- endif -%}
+    {{ return(flywheel.raw_from_file(path, contract, 'flywheel__events_path', 'raw events')) }}
+{%- endmacro %}
+
+
+{#-
+    The golden labels (a small human-labelled set: output_id, label, optional labeled_by and
+    labeled_at) as a relation with those columns as text (plus `raw_line`, `is_unreadable_line`),
+    read like the events: from the file `flywheel__golden_labels_path` (parquet, csv, jsonl),
+    else from the table `flywheel__raw_schema`.`flywheel__golden_labels_table` when that var
+    names one. With neither (the default) there is no gold: an empty relation, gold metrics null.
+-#}
+{% macro raw_golden_labels() -%}
+    {%- set contract = ['output_id', 'label', 'labeled_by', 'labeled_at'] -%}
+    {%- set optional = ['labeled_by', 'labeled_at'] -%}
+    {%- set path = var('flywheel__golden_labels_path') -%}
+    {%- if path -%}
+        {{ return(flywheel.raw_from_file(
+            path, contract, 'flywheel__golden_labels_path', 'golden labels', optional
+        )) }}
+    {%- endif -%}
+    {%- if var('flywheel__golden_labels_table') -%}
+        {%- for name in ['flywheel__raw_schema', 'flywheel__golden_labels_table'] -%}
+            {{ flywheel.check_identifier_var(name) }}
+        {%- endfor -%}
+        {{ return(flywheel.raw_from_relation(
+            source('flywheel', 'golden_labels'), contract, 'golden labels', describe=false
+        )) }}
+    {%- endif -%}
+    {%- set columns = [] -%}
+    {%- for name in contract -%}
+        {%- do columns.append("cast(null as varchar) as " ~ name) -%}
+    {%- endfor -%}
+    {{ return(
+        "(select " ~ columns | join(', ')
+        ~ ", cast(null as varchar) as raw_line, false as is_unreadable_line where false)"
+    ) }}
+{%- endmacro %}
+
+
+{#- Stop the build unless the var is a plain identifier (a schema or table name). -#}
+{% macro check_identifier_var(name) -%}
+    {%- if not modules.re.fullmatch('[A-Za-z_][A-Za-z0-9_]*', var(name) | string) -%}
+        {{ exceptions.raise_compiler_error(
+            name ~ " must be a plain identifier (letters, digits, underscores), got "
+            ~ (var(name) | string | tojson)
+        ) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A file of the contract's columns as text, its reader chosen by the extension of `path`
+    (the value of the var `path_var`, named in the error). -#}
+{% macro raw_from_file(path, contract, path_var, what, optional=[]) -%}
     {%- set path = path | string -%}
     {%- set lower = path.lower() -%}
     {%- if lower.endswith('.jsonl') or lower.endswith('.ndjson') or lower.endswith('.json') -%}
-        {{ return(flywheel.raw_events_from_json_lines(path, contract)) }}
+        {{ return(flywheel.raw_from_json_lines(path, contract)) }}
     {%- elif lower.endswith('.csv') -%}
-        {{ return(flywheel.raw_events_from_relation(flywheel.csv_reader(path), contract)) }}
+        {{ return(flywheel.raw_from_relation(flywheel.csv_reader(path), contract, what, optional=optional)) }}
     {%- elif lower.endswith('.parquet') -%}
         {%- set reader = "read_parquet(" ~ flywheel.sql_string(path) ~ ")" -%}
-    {%- else -%}
-        {{ exceptions.raise_compiler_error(
-            "flywheel__events_path must end in .parquet, .csv, .json, .jsonl or .ndjson, got "
-            ~ (path | tojson)
-        ) }}
+        {{ return(flywheel.raw_from_relation(reader, contract, what, optional=optional)) }}
     {%- endif -%}
-    {{ return(flywheel.raw_events_from_relation(reader, contract)) }}
+    {{ exceptions.raise_compiler_error(
+        path_var ~ " must end in .parquet, .csv, .json, .jsonl or .ndjson, got " ~ (path | tojson)
+    ) }}
 {%- endmacro %}
 
 
 {#-
     A table or file reader with the contract's columns, by name, as text. A file is described
-    at run time: a missing column stops the build naming it, and nested or numeric columns are
-    turned into text. A table is selected by column name (a missing column fails naming it).
+    at run time: a missing column stops the build naming it (an `optional` one is null), and
+    nested or numeric columns are turned into text. An undescribed table is selected by column
+    name (a missing column fails naming it).
 -#}
-{% macro raw_events_from_relation(relation, contract, describe=true) -%}
+{% macro raw_from_relation(relation, contract, what, describe=true, optional=[]) -%}
     {%- set types = {} -%}
     {%- if execute and describe -%}
         {%- set described = run_query("describe select * from " ~ relation) -%}
         {%- for row in described.rows -%}
             {%- do types.update({row[0] | lower: row[1] | upper}) -%}
         {%- endfor -%}
-        {%- set missing = contract | reject('in', types) | list -%}
+        {%- set missing = contract | reject('in', types) | reject('in', optional) | list -%}
         {%- if missing -%}
             {{ exceptions.raise_compiler_error(
-                "raw events " ~ relation ~ " have no column " ~ missing | join(', ')
-                ~ " (they have: " ~ types.keys() | list | join(', ') ~ "): see the event contract"
+                what ~ " " ~ relation ~ " have no column " ~ missing | join(', ')
+                ~ " (they have: " ~ types.keys() | list | join(', ') ~ "): see the contract in the README"
             ) }}
         {%- endif -%}
     {%- endif -%}
     {%- set columns = [] -%}
     {%- for name in contract -%}
         {%- set data_type = types.get(name, 'VARCHAR') -%}
-        {%- if name == 'properties' and (data_type.startswith('STRUCT') or data_type.startswith('MAP')
+        {%- if describe and name not in types -%}
+            {%- do columns.append("cast(null as varchar) as " ~ name) -%}
+        {%- elif name == 'properties' and (data_type.startswith('STRUCT') or data_type.startswith('MAP')
             or data_type.endswith('[]') or data_type == 'JSON') -%}
             {%- do columns.append("cast(to_json(" ~ adapter.quote(name) ~ ") as varchar) as " ~ name) -%}
         {%- else -%}
@@ -99,7 +150,7 @@
     JSON lines, one row per non-blank line whatever it holds: fields by key (numbers and
     nested objects as JSON text), and `is_unreadable_line` when the line is not a JSON object.
 -#}
-{% macro raw_events_from_json_lines(path, contract) -%}
+{% macro raw_from_json_lines(path, contract) -%}
     {#- A file that is valid UTF-8 (checked first, cheaply) is read line by line by DuckDB's
         reader; one that is not is split into lines byte by byte (slower, exact), and a line
         that is not valid UTF-8 stays unreadable (kept with its other bytes as \xNN). -#}

@@ -3,8 +3,9 @@
     `labeling_functions()` (macros/labeling_functions.sql, the one place LFs are defined; their
     meaning is in lf_registry): 1 = good output, 0 = bad output, -1 = abstain. An LF abstains on
     every task but its own. Beside the votes: the number of good and bad votes and the majority
-    vote (computed here, once), and explicit_label (the rare explicit rating: 1 / 0 / null),
-    gold for metrics, never a vote.
+    vote (computed here, once), explicit_label (the rare explicit rating: 1 / 0 / null, biased
+    towards complaints) and golden_label (the gold set's label: 1 / 0 / null), both for metrics,
+    never votes.
 -#}
 {%- set lfs = flywheel.lf_definitions() -%}
 
@@ -12,6 +13,19 @@ with
 
 signals as (
     select * from {{ ref('fct_output_signals') }}
+),
+
+golden_labels as (
+    select * from {{ ref('stg_golden_labels') }}
+),
+
+signals_with_gold as (
+    select
+        signals.*,
+        golden_labels.golden_label
+    from signals
+    left join golden_labels
+        on signals.output_id = golden_labels.output_id
 ),
 
 votes as (
@@ -24,10 +38,11 @@ votes as (
         shown_at,
         shown_date,
         case explicit_rating when 1 then 1 when -1 then 0 end as explicit_label,
+        golden_label,
     {%- for lf in lfs %}
         {{ flywheel.labeling_function(lf) }} as {{ lf.name }}{{ ',' if not loop.last }}
     {%- endfor %}
-    from signals
+    from signals_with_gold
 ),
 
 counted as (

@@ -18,6 +18,7 @@ long_votes as (
             label_task,
             shown_date,
             explicit_label,
+            golden_label,
             cast('{{ lf.name }}' as {{ dbt.type_string() }}) as lf_name,
             cast({{ lf.lf_position }} as {{ dbt.type_int() }}) as lf_position,
             {{ lf.name }} as vote

@@ -2,7 +2,8 @@
     One row per labeling function, straight from `labeling_functions()` (macros/): which task it
     votes on, which vote it casts, the SQL it compiles to, its params and what it means. The
     label job reads this table to know each task's LFs; analysts read it to know what an
-    `lf_*` column of fct_lf_votes says.
+    `lf_*` column of fct_lf_votes says. `in_label_model` is false for the LFs the var
+    flywheel__lfs_excluded_from_fit leaves out of the fit.
 -#}
 {%- set lfs = flywheel.lf_definitions() -%}
 
@@ -18,7 +19,8 @@ definitions as (
             cast('{{ "good" if lf.vote == 1 else "bad" }}' as {{ dbt.type_string() }}) as votes_for,
             cast({{ flywheel.sql_string(lf.condition_sql) }} as {{ dbt.type_string() }}) as condition_sql,
             cast({{ flywheel.sql_string(tojson(lf.params, sort_keys=true)) }} as {{ dbt.type_string() }}) as params,
-            cast({{ flywheel.sql_string(lf.description) }} as {{ dbt.type_string() }}) as description
+            cast({{ flywheel.sql_string(lf.description) }} as {{ dbt.type_string() }}) as description,
+            {{ 'true' if lf.in_label_model else 'false' }} as in_label_model
         {%- if not loop.last %}
             union all
         {%- endif %}

@@ -5,7 +5,8 @@ fetched): the styles are inline, the charts are SVG elements, and it opens the s
 online. Sections:
 
 1. overview: outputs, coverage, mean P(good) per task (and label quality against truth);
-2. labeling functions: ``rpt_lf_weights_latest``, lf_summary with the learned accuracy;
+2. labeling functions: ``lf_validation`` (coverage, accuracy vs gold and ratings with
+   intervals, learned accuracy, flags and what to do);
 3. label distribution: ``rpt_label_distribution``, histogram of P(good) per task;
 4. calibration: ``rpt_calibration_ratings`` against explicit ratings (and against truth);
 5. quality by model version over time: ``output_quality_daily``;

@@ -24,7 +24,7 @@ from flywheel.warehouse import attach_truth, qualified, quote_identifier
 #: the tables the report reads besides ``probabilistic_labels`` (through summarize)
 REPORT_TABLES = (
     "rpt_parameters",
-    "rpt_lf_weights_latest",
+    "lf_validation",
     "rpt_label_distribution",
     "rpt_calibration_ratings",
     "output_quality_daily",
@@ -51,19 +51,27 @@ class ReportParameters:
 
 @dataclass(frozen=True)
 class LfRow:
-    """One labeling function of a task (rpt_lf_weights_latest)."""
+    """One labeling function of a task, validated (lf_validation)."""
 
     label_task: str
     lf_name: str
     polarity: str
+    in_label_model: bool
     n_votes: int
     coverage: float
     overlaps: float
     conflicts: float
-    correct: int
-    incorrect: int
-    empirical_accuracy: float | None
+    n_golden_votes: int
+    golden_accuracy: float | None
+    golden_accuracy_lower: float | None
+    golden_accuracy_upper: float | None
+    n_rated_votes: int
+    ratings_accuracy: float | None
+    ratings_accuracy_lower: float | None
+    ratings_accuracy_upper: float | None
     learned_accuracy: float | None
+    flag: str | None
+    advice: str | None
 
 
 @dataclass(frozen=True)
@@ -370,7 +378,7 @@ def load_report_data(
         summaries=summaries,
         has_truth=truth_path is not None,
         parameters=parameters,
-        lfs=read_rows(con, schema, "rpt_lf_weights_latest", LfRow, order_by="label_task, lf_index"),
+        lfs=read_rows(con, schema, "lf_validation", LfRow, order_by="label_task, lf_index"),
         distribution=distribution,
         calibration=calibration,
         quality=read_rows(

@@ -121,12 +121,12 @@ def overview_section(data: ReportData) -> Markup:
 
 
 def lf_section(lfs: Sequence[LfRow]) -> Markup:
-    """The LF table per task and a coverage / empirical / learned accuracy chart per task.
+    """The LF validation table per task and a coverage / accuracy chart per task.
 
     Parameters
     ----------
     lfs
-        rpt_lf_weights_latest rows, in task and LF order.
+        lf_validation rows, in task and LF order.
 
     Returns
     -------
@@ -140,7 +140,8 @@ def lf_section(lfs: Sequence[LfRow]) -> Markup:
             [r.lf_name for r in rows],
             [
                 ("coverage", PALETTE[0], [r.coverage for r in rows]),
-                ("empirical accuracy (ratings)", PALETTE[1], [r.empirical_accuracy for r in rows]),
+                ("accuracy vs gold", PALETTE[3], [r.golden_accuracy for r in rows]),
+                ("accuracy vs ratings", PALETTE[1], [r.ratings_accuracy for r in rows]),
                 ("learned accuracy (label model)", PALETTE[2], [r.learned_accuracy for r in rows]),
             ],
             x_label="share of outputs (coverage) or of votes (accuracy)",

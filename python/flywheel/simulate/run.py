@@ -12,6 +12,7 @@ import numpy as np
 from flywheel.errors import FlywheelError
 
 from .chunk import Chunk, simulate_chunk
+from .golden import DEFAULT_GOLDEN_SIZE, GOLDEN_FILE, write_golden_sample
 from .params import WorldParams, world_params
 from .text import Lexicon, build_lexicon
 from .vocab import DAY
@@ -36,6 +37,10 @@ class SimulationResult:
         ``truth.parquet``: one row per output with its true quality (never read by the pipeline).
     actions_path : Path
         ``actions.parquet``: every generated event with its delivery fate.
+    golden_path : Path or None
+        ``golden_labels.csv``: a uniform sample of each surface's outputs with their true
+        label, as an annotation queue would return it (``flywheel run --golden``); None when
+        ``golden_size`` is 0.
     n_rows : int
         Rows written to the events file, including duplicates and malformed rows.
     n_outputs : int
@@ -49,6 +54,7 @@ class SimulationResult:
     events_path: Path
     truth_path: Path
     actions_path: Path
+    golden_path: Path | None
     n_rows: int
     n_outputs: int
     n_duplicates: int
@@ -175,6 +181,7 @@ def simulate(
     start: datetime = datetime(2026, 11, 1),  # noqa: B008 - immutable default
     fmt: str = "parquet",
     world: str = "default",
+    golden_size: int = DEFAULT_GOLDEN_SIZE,
 ) -> SimulationResult:
     """Simulate users of a three-surface AI product and write their raw event stream.
 
@@ -200,6 +207,9 @@ def simulate(
         labeling functions fails (``exploratory_search``, ``position_bias``,
         ``non_monotone_dwell``, ``retention_unrelated``, ``rare_good``). The files have the
         same shape in every world.
+    golden_size : int, default 200
+        Outputs of each surface in ``golden_labels.csv``, drawn uniformly (seeded) from the
+        truth; 0 writes none. The other files do not depend on it.
 
     Returns
     -------
@@ -228,6 +238,8 @@ def simulate(
     = ``'voice'``.
     """
     n_events, seed, days, start_ms = _check_arguments(n_events, seed, days, start, fmt)
+    if isinstance(golden_size, bool) or not isinstance(golden_size, int) or golden_size < 0:
+        raise FlywheelError(f"golden_size must be a non-negative integer, got {golden_size!r}")
     params = world_params(world)
     events_path, truth_path, actions_path = _output_paths(out_dir, fmt)
     lexicon = build_lexicon(seed, params.text)
@@ -236,10 +248,16 @@ def simulate(
         totals = _run_chunks(writer, params, lexicon, n_events, seed, days, start_ms)
     finally:
         writer.close()
+    golden_path = Path(out_dir) / GOLDEN_FILE
+    if golden_size:
+        write_golden_sample(truth_path, golden_path, golden_size, seed)
+    else:
+        golden_path.unlink(missing_ok=True)  # a stale sample would not match these outputs
     return SimulationResult(
         events_path=events_path,
         truth_path=truth_path,
         actions_path=actions_path,
+        golden_path=golden_path if golden_size else None,
         n_rows=totals["rows"],
         n_outputs=totals["outputs"],
         n_duplicates=totals["duplicates"],

@@ -157,14 +157,14 @@ def test_rpt_tables_numbers_are_on_the_page(built, report: Report) -> None:
     sections = _sections(report.page)
     lf_rows = {(r[0]): r for r in _rows(sections["lfs"])}
     lfs = built.query(
-        "select lf_name, n_votes, coverage, learned_accuracy from rpt_lf_weights_latest"
+        "select lf_name, n_votes, coverage, learned_accuracy from lf_validation"
     )
     assert len(lf_rows) == len(lfs) > 0
     for lf_name, n_votes, coverage, learned in lfs:
         row = lf_rows[lf_name]
         assert int(row[2].replace(",", "")) == n_votes
-        assert _close(_pct(row[3]), coverage, 3) and _close(_pct(row[9]), learned, 3), lf_name
-    assert any(r[9] != "–" for r in lf_rows.values()), "no learned accuracy on the page"
+        assert _close(_pct(row[3]), coverage, 3) and _close(_pct(row[8]), learned, 3), lf_name
+    assert any(r[8] != "–" for r in lf_rows.values()), "no learned accuracy on the page"
 
     bins = built.query(
         "select label_task, bin_lower, bin_upper, n_rated, share_rated_good "
