@@ -25,7 +25,7 @@ from flywheel.warehouse import first_line
 if TYPE_CHECKING:
     from flywheel.evaluate import EvaluateConfig
     from flywheel.export import ExportConfig
-    from flywheel.label_job import LabelJobConfig
+    from flywheel.label_job import LabelJobConfig, TaskRun
     from flywheel.pipeline import RunConfig, SimulateConfig
     from flywheel.project import Project
     from flywheel.report import ReportConfig
@@ -73,7 +73,9 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model", default="snorkel", metavar="MODEL",
         help="label model: snorkel (default: Snorkel's LabelModel), dawid-skene (Dawid-Skene "
-        "EM, learns P(good) itself) or majority (share of good votes, 0.5 without votes)",
+        "EM, learns P(good) itself, clamps the gold set), majority (share of good votes, 0.5 "
+        "without votes) or auto (per task, the lowest log-loss on the gold set: Snorkel at "
+        "50-1000 epochs, Dawid-Skene scored out of fold, majority; snorkel without gold)",
     )  # fmt: skip
     group.add_argument("--label-seed", type=int, default=123, help="label model seed (snorkel)")
     group.add_argument("--epochs", type=int, default=500, help="label model epochs (snorkel)")
@@ -120,6 +122,21 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
         "--gold-column", default="explicit_label",
         help="explicit rating column, 1 good / 0 bad / NULL (default: explicit_label; '' for "
         "none); used by --class-balance ratings and the *_vs_ratings metrics",
+    )  # fmt: skip
+    group.add_argument(
+        "--golden-column", default="golden_label",
+        help="gold set column, a clean human label: 1 good / 0 bad / NULL (default: "
+        "golden_label, no gold set if the votes table has none; '' for none); Dawid-Skene "
+        "clamps it, --model auto selects by it, every run records its golden_* metrics",
+    )  # fmt: skip
+    group.add_argument(
+        "--exclude-lf", dest="exclude_lfs", action="append", default=None, metavar="NAME",
+        help="leave this LF out of the fit (repeatable); registry rows with in_label_model "
+        "false are always left out",
+    )  # fmt: skip
+    group.add_argument(
+        "--exclude-flagged", action="store_true",
+        help="leave out, per task, the LFs lf_validation flags (is_flagged; run dbt build first)",
     )  # fmt: skip
     group.add_argument(
         "--majority-column", default="p_good_majority",
@@ -263,6 +280,9 @@ def _label_config(args: argparse.Namespace, schema: str) -> LabelJobConfig:
         task_name=args.task_name,
         lf_prefix=args.lf_prefix,
         gold_column=args.gold_column or None,
+        golden_column=args.golden_column or None,
+        exclude_lfs=tuple(args.exclude_lfs or ()),
+        exclude_flagged=args.exclude_flagged,
         majority_column=args.majority_column or None,
         model=args.model,
         seed=args.label_seed,
@@ -373,8 +393,27 @@ def _label(args: argparse.Namespace) -> int:
             f"{task_run.label_task}: {task_run.n_rows:,} outputs, {task_run.n_patterns:,} "
             f"patterns, {task_run.n_lfs} LFs -> label_model_patterns (run {task_run.run_id})"
         )
+        detail = _label_detail(task_run)
+        if detail:
+            print(f"  {detail}")
     print(f"next: dbt build --selector {AFTER_LABELS}")
     return 0
+
+
+def _label_detail(task_run: TaskRun) -> str:
+    """How the model was chosen and scored on gold, and which LFs were left out ('' if none)."""
+    parts = []
+    if task_run.model_selected_by != "config" or task_run.n_golden:
+        parts.append(f"{task_run.label_model} (by {task_run.model_selected_by})")
+    if task_run.golden_log_loss is not None:
+        oof = ", out of fold" if task_run.label_model == "dawid-skene" else ""
+        parts.append(
+            f"gold log-loss {task_run.golden_log_loss:.3f} on {task_run.n_golden:,} gold "
+            f"outputs{oof}"
+        )
+    if task_run.excluded_lfs:
+        parts.append(f"left out: {task_run.excluded_lfs.replace(',', ', ')}")
+    return "; ".join(parts)
 
 
 def _summary(args: argparse.Namespace) -> int:

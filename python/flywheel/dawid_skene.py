@@ -32,6 +32,14 @@ Optional gold labels (per-pattern counts of outputs known good or bad) are clamp
 outputs' posteriors are fixed at their label in every M-step and they enter the likelihood
 with their class known. The returned ``p_good`` is still the posterior given the votes alone,
 since it labels every output of the pattern.
+
+The likelihood has a mode per way the LFs can be "mostly right", and EM climbs to the one its
+start leads to. The default start is the majority vote; when LFs that point the wrong way
+hold most of the votes, that start leads to the mode in which they are right. With gold
+labels EM is also run from the estimates of the gold outputs alone, and the run with the
+higher penalised log-likelihood (gold terms included) is kept: on a synthetic task where two
+wrong-way LFs cast most votes, 200 gold outputs among 6,000 then recover every LF's side
+(the majority start alone keeps them flipped).
 """
 
 from __future__ import annotations
@@ -175,6 +183,7 @@ def fit_dawid_skene(
     smoothing: float = DEFAULT_SMOOTHING,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    gold_start: bool = True,
 ) -> DawidSkeneFit:
     """Fit Dawid-Skene by EM on distinct vote patterns weighted by their counts.
 
@@ -194,6 +203,10 @@ def fit_dawid_skene(
         Stop when no parameter changes by more than this in an iteration.
     max_iter
         Most EM iterations.
+    gold_start
+        With gold labels, also run EM from the gold outputs' estimates (see the module
+        notes) and keep the run with the higher final objective. False: the majority start
+        only. Without gold labels there is one start.
 
     Returns
     -------
@@ -209,14 +222,41 @@ def fit_dawid_skene(
     -----
     Deterministic: EM starts with an M-step from the majority vote (:func:`majority_p_good`,
     gold outputs at their label), which also picks the mode in which the LFs are better than
-    chance (the model is symmetric under swapping the classes).
+    chance (the model is symmetric under swapping the classes). With gold labels and
+    ``gold_start``, a second run starts with an M-step from the gold outputs alone; the
+    majority run is kept unless the gold run's final objective is strictly higher.
     """
     L, w = _check_patterns(patterns, counts)
     gg, gb = _check_gold(gold_good, gold_bad, w)
     _check_settings(smoothing, tol, max_iter)
     outcome = (L + 1).astype(np.int8)
     unlabeled = w - gg - gb
-    log_prior, log_conf = _m_step(outcome, majority_p_good(L), unlabeled, gg, gb, smoothing)
+    start = _m_step(outcome, majority_p_good(L), unlabeled, gg, gb, smoothing)
+    fit = _em(L, outcome, w, start, (unlabeled, gg, gb), smoothing, tol, max_iter)
+    if gold_start and (gg.sum() + gb.sum()) > 0:
+        # At least one pseudo-count in this first M-step only: with smoothing=0, a cell no
+        # gold output fills would be log 0 and every posterior NaN.
+        nobody = np.zeros_like(w)
+        from_gold = _m_step(outcome, nobody, nobody, gg, gb, max(smoothing, DEFAULT_SMOOTHING))
+        other = _em(L, outcome, w, from_gold, (unlabeled, gg, gb), smoothing, tol, max_iter)
+        if other.objective[-1] > fit.objective[-1]:
+            return other
+    return fit
+
+
+def _em(
+    L: np.ndarray,
+    outcome: np.ndarray,
+    w: np.ndarray,
+    start: tuple[np.ndarray, np.ndarray],
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray],
+    smoothing: float,
+    tol: float,
+    max_iter: int,
+) -> DawidSkeneFit:
+    """EM from the parameters of a first M-step; ``weights``: unlabeled, gold good, gold bad."""
+    unlabeled, gg, gb = weights
+    log_prior, log_conf = start
     lls: list[float] = []
     objectives: list[float] = []
     converged, n_iter = False, 0

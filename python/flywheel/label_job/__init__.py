@@ -101,13 +101,17 @@ def run_label_job(
     config = normalized(config or LabelJobConfig())
     check_config(config)
     votes_name = f"{config.schema}.{config.votes_table}"
-    _, lf_columns, registry = votes.lf_columns_of(con, config)
+    votes_cols, lf_columns, registry = votes.lf_columns_of(con, config)
+    config = votes.without_absent_gold(config, votes_cols)
+    excluded = votes.exclusions(con, config, lf_columns, registry)
     with votes.memory_limit(con, config.memory_limit):
         tasks = votes.known_tasks(config, lf_columns, registry)
         votes.check_lf_values(con, config, lf_columns, votes_name)
+        votes.check_golden_values(con, config, votes_name)
         data = votes.fetch_patterns(con, config, lf_columns, tasks)
         if tasks is None:
             tasks = votes.column_tasks(con, config, lf_columns, data, votes_name)
+        tasks = votes.without_excluded(tasks, excluded, config)
         run_id = uuid.uuid4().hex
         results = [
             fit.fit_task(

@@ -11,7 +11,15 @@ from flywheel.labelmodel import DEFAULT_CHUNK_PATTERNS
 LF_PREFIX = "lf_"
 DEFAULT_TASK_NAME = "default"
 LABEL_MODELS = ("snorkel", "dawid-skene", "majority")
-"""The label models the job can fit (``LabelJobConfig.model``)."""
+"""The label models the job can fit (``TaskRun.label_model``)."""
+AUTO = "auto"
+"""``LabelJobConfig.model`` that picks among :data:`LABEL_MODELS` by gold log-loss
+(:mod:`flywheel.label_job.select`)."""
+MODEL_CHOICES = (*LABEL_MODELS, AUTO)
+"""The values of ``LabelJobConfig.model``."""
+DEFAULT_GOLDEN_COLUMN = "golden_label"
+"""The votes table's gold-set column (``fct_lf_votes.golden_label``); when the votes table
+has no such column there is simply no gold set."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,15 @@ class LabelJobConfig:
         LF columns are the votes table's columns whose names start with this.
     gold_column
         Explicit user rating (1 good / 0 bad / NULL), used for ``class_balance='ratings'``
-        and the ``*_vs_ratings`` metrics; None (or ``''``) if there is none.
+        and the ``*_vs_ratings`` metrics; None (or ``''``) if there is none. Ratings are a
+        biased source (who rates, and why): they never train a model nor select one.
+    golden_column
+        The gold set: a clean human label per output (1 good / 0 bad / NULL for outputs
+        outside the gold set). Dawid-Skene clamps the gold outputs, ``model='auto'`` selects
+        the model by its gold log-loss, and every run records its gold metrics
+        (``golden_*``). The default, ``'golden_label'``, may be absent from the votes table
+        (an older warehouse, a team's own table): that means no gold set. Any other name
+        must exist. None (or ``''``): no gold set.
     majority_column
         Column of the votes table holding each output's majority-vote P(good) (computed once,
         in SQL, by the votes model), used for ``majority_accuracy_vs_ratings``; None (or
@@ -50,15 +66,27 @@ class LabelJobConfig:
     model
         The label model: ``'snorkel'`` (Snorkel's ``LabelModel``, the default),
         ``'dawid-skene'`` (count-weighted Dawid-Skene EM, :mod:`flywheel.dawid_skene`: it
-        learns P(good), recorded with class balance source ``'learned'``) or ``'majority'``
-        (P(good) = the share of a pattern's votes that are good, 0.5 without votes; no
-        class balance).
+        learns P(good), recorded with class balance source ``'learned'``; gold outputs are
+        clamped at their label), ``'majority'`` (P(good) = the share of a pattern's votes
+        that are good, 0.5 without votes; no class balance), or ``'auto'``: per task, with a
+        gold set, the candidate with the lowest gold log-loss (Snorkel over
+        :data:`~flywheel.label_job.select.SNORKEL_EPOCHS` and ``n_epochs``, Dawid-Skene
+        scored out of fold, majority; :mod:`flywheel.label_job.select`), and without one
+        :data:`~flywheel.label_job.select.AUTO_DEFAULT_WITHOUT_GOLD`.
     seed, n_epochs, lr, l2
         Snorkel training settings (Dawid-Skene and majority are deterministic and do not use
-        them).
+        them). ``seed`` also draws the cross-validation folds of the gold set.
     class_balance
         ``'uniform'``, ``'ratings'`` (P(good) estimated from the gold column per task), or a
-        float P(good) in (0, 1). Snorkel only: with another model it must stay ``'uniform'``.
+        float P(good) in (0, 1). Snorkel only (with ``'auto'``: its Snorkel candidates);
+        with another model it must stay ``'uniform'``.
+    exclude_lfs
+        LFs left out of every task's fit (LF column names of the votes table). Their
+        columns still key ``label_model_patterns``; they get no weight. Registry rows with
+        ``in_label_model = false`` are always left out.
+    exclude_flagged
+        Also leave out, per task, the LFs ``lf_validation`` flags (``is_flagged``), read
+        from ``schema``.
     min_rows
         Refuse to fit a task with fewer outputs than this.
     tasks
@@ -91,6 +119,9 @@ class LabelJobConfig:
     class_balance: str | float = "uniform"
     min_rows: int = 50
     tasks: tuple[str, ...] | None = None
+    golden_column: str | None = DEFAULT_GOLDEN_COLUMN
+    exclude_lfs: tuple[str, ...] = ()
+    exclude_flagged: bool = False
     memory_limit: str | None = None
     chunk_patterns: int = DEFAULT_CHUNK_PATTERNS
 
@@ -102,6 +133,8 @@ def normalized(config: LabelJobConfig) -> LabelJobConfig:
         registry_table=config.registry_table or None,
         task_column=config.task_column or None,
         gold_column=config.gold_column or None,
+        golden_column=config.golden_column or None,
+        exclude_lfs=tuple(dict.fromkeys(config.exclude_lfs)),
         majority_column=config.majority_column or None,
     )
 
@@ -144,11 +177,16 @@ def check_config(config: LabelJobConfig) -> None:
 
 
 def _check_model(config: LabelJobConfig) -> None:
-    if config.model not in LABEL_MODELS:
+    if config.model not in MODEL_CHOICES:
         raise FlywheelError(
-            f"unknown label model {config.model!r}: use {', '.join(map(repr, LABEL_MODELS))}"
+            f"unknown label model {config.model!r}: use {', '.join(map(repr, MODEL_CHOICES))}"
         )
-    if config.model != "snorkel" and config.class_balance != "uniform":
+    if config.golden_column is not None and config.golden_column == config.gold_column:
+        raise FlywheelError(
+            f"column {config.golden_column!r} is both the gold set (--golden-column) and the "
+            "explicit ratings (--gold-column): ratings are biased, name the clean gold set"
+        )
+    if config.model not in ("snorkel", AUTO) and config.class_balance != "uniform":
         raise FlywheelError(
             f"class balance {config.class_balance!r} is a Snorkel setting: the "
             f"{config.model} model "

@@ -16,7 +16,9 @@ import torch
 from flywheel import __version__ as FLYWHEEL_VERSION
 from flywheel import dawid_skene, metrics
 from flywheel.errors import FlywheelError
+from flywheel.label_job import select
 from flywheel.label_job.config import LabelJobConfig
+from flywheel.label_job.select import Candidate, Gold
 from flywheel.label_job.votes import Task
 from flywheel.labelmodel import PatternLabelModel
 
@@ -30,7 +32,14 @@ class TaskRun:
     at 0.5 with a tie counting half; they are None when no output of the task was rated (AUC
     also when the ratings are all of one class).
 
-    ``label_model`` is the model fitted (``LabelJobConfig.model``). The Snorkel settings
+    ``label_model`` is the model fitted: ``LabelJobConfig.model``, or the one ``'auto'``
+    chose (``model_selected_by``: ``'config'``, ``'golden log-loss'`` or ``'default'``, the
+    latter when ``'auto'`` had no gold set; see :mod:`flywheel.label_job.select`). The
+    ``golden_*`` metrics score the labels against the gold set, out of fold for a model that
+    trained on it (Dawid-Skene), and are None without gold outputs; ``golden_candidate_losses``
+    is the JSON ``{candidate: gold log-loss}`` of an ``'auto'`` selection (else None).
+    ``lf_columns`` are the LFs fitted; ``excluded_lfs`` (comma-separated, as in the table)
+    the task's LFs left out of the fit. The Snorkel settings
     (``lr``, ``l2``) are NaN (NULL in the table) for the other models; ``n_epochs`` is the
     number of EM iterations for ``'dawid-skene'`` and 0 for ``'majority'``; ``train_loss`` is
     the mean negative log-likelihood per output for ``'dawid-skene'`` and NaN for
@@ -62,6 +71,13 @@ class TaskRun:
     duckdb_version: str
     flywheel_version: str
     label_model: str
+    n_golden: int
+    golden_log_loss: float | None
+    golden_accuracy: float | None
+    golden_auc: float | None
+    model_selected_by: str
+    golden_candidate_losses: str | None
+    excluded_lfs: str
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,18 @@ def fit_task(
         )
     rated_good = np.asarray(data["n_rated_good"], dtype=np.float64)
     rated_bad = np.asarray(data["n_rated_bad"], dtype=np.float64)
-    fitted = _fit(config, run_id, task, task_votes, counts, (rated_good, rated_bad))
+    gold = Gold(
+        np.asarray(data["n_golden_good"], dtype=np.float64),
+        np.asarray(data["n_golden_bad"], dtype=np.float64),
+    )
+    chosen = select.choose(
+        config,
+        lambda candidate, clamped: _fit(
+            config, run_id, task, task_votes, counts, (rated_good, rated_bad), candidate, clamped
+        ),
+        gold,
+    )
+    fitted, score = chosen.fitted, chosen.score
     p_good = fitted.p_good
     p_majority = np.asarray(data["p_good_majority"], dtype=np.float64)  # NaN: no LF voted
     run = TaskRun(
@@ -163,7 +190,14 @@ def fit_task(
         numpy_version=np.__version__,
         duckdb_version=duckdb.__version__,
         flywheel_version=FLYWHEEL_VERSION,
-        label_model=config.model,
+        label_model=chosen.candidate.model,
+        n_golden=gold.n,
+        golden_log_loss=None if score is None else score.log_loss,
+        golden_accuracy=None if score is None else score.accuracy,
+        golden_auc=None if score is None else score.auc,
+        model_selected_by=chosen.selected_by,
+        golden_candidate_losses=chosen.losses_json(),
+        excluded_lfs=",".join(task.excluded_lfs),
     )
     patterns = pd.DataFrame({"run_id": run_id, "label_task": task.name}, index=range(len(counts)))
     for j, col in enumerate(lf_columns):
@@ -193,10 +227,20 @@ def _fit(
     votes: np.ndarray,
     counts: np.ndarray,
     rated: tuple[np.ndarray, np.ndarray],
+    candidate: Candidate,
+    gold: Gold | None,
 ) -> _Fit:
-    """Fit ``config.model`` on the task's patterns: Snorkel, Dawid-Skene or majority vote."""
-    if config.model == "dawid-skene":
-        ds = dawid_skene.fit_dawid_skene(votes, counts)
+    """Fit a candidate on the task's patterns: Snorkel, Dawid-Skene or majority vote.
+
+    Dawid-Skene clamps the ``gold`` counts (None: no gold); the others never read them.
+    """
+    if candidate.model == "dawid-skene":
+        ds = dawid_skene.fit_dawid_skene(
+            votes,
+            counts,
+            gold_good=None if gold is None else gold.good,
+            gold_bad=None if gold is None else gold.bad,
+        )
         weights = _weights_frame(run_id, task, ds.coverage, ds.learned_accuracy(), ds.confusion)
         return _Fit(
             p_good=ds.p_good,
@@ -207,7 +251,7 @@ def _fit(
             train_loss=ds.mean_negative_log_likelihood(),
             weights=weights,
         )
-    if config.model == "majority":
+    if candidate.model == "majority":
         m = votes.shape[1]
         coverage = np.array([counts[votes[:, j] != -1].sum() for j in range(m)]) / counts.sum()
         nan_probs = np.full((m, dawid_skene.N_OUTCOMES, 2), np.nan)
@@ -220,12 +264,13 @@ def _fit(
             train_loss=math.nan,
             weights=_weights_frame(run_id, task, coverage, np.full(m, np.nan), nan_probs),
         )
+    assert candidate.n_epochs is not None  # a Snorkel candidate
     prior = class_balance(config, task.name, int(rated[0].sum()), int(rated[1].sum()))
-    model = _fitted_model(config, task, votes, counts, prior[0])
+    model = _fitted_model(config, task, votes, counts, prior[0], candidate.n_epochs)
     return _Fit(
         p_good=model.predict_proba_patterns(votes)[:, 1],
         class_balance=prior,
-        n_epochs=config.n_epochs,
+        n_epochs=candidate.n_epochs,
         lr=config.lr,
         l2=config.l2,
         train_loss=model.final_loss(),
@@ -234,7 +279,12 @@ def _fit(
 
 
 def _fitted_model(
-    config: LabelJobConfig, task: Task, votes: np.ndarray, counts: np.ndarray, p_good_prior: float
+    config: LabelJobConfig,
+    task: Task,
+    votes: np.ndarray,
+    counts: np.ndarray,
+    p_good_prior: float,
+    n_epochs: int,
 ) -> PatternLabelModel:
     """Snorkel's LabelModel fitted on the patterns, with a clear error when it diverges."""
     model = PatternLabelModel(cardinality=2, chunk_patterns=config.chunk_patterns)
@@ -244,7 +294,7 @@ def _fitted_model(
             counts,
             class_balance=[1.0 - p_good_prior, p_good_prior],
             seed=config.seed,
-            n_epochs=config.n_epochs,
+            n_epochs=n_epochs,
             lr=config.lr,
             l2=config.l2,
         )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
 
 from flywheel.errors import FlywheelError
-from flywheel.label_job.config import LabelJobConfig
+from flywheel.label_job.config import DEFAULT_GOLDEN_COLUMN, LabelJobConfig
 from flywheel.label_job.tables import PATTERN_COLUMNS, PATTERNS_TABLE
 from flywheel.labelmodel import MIN_LFS
 from flywheel.warehouse import qualified as _qualified
@@ -26,13 +26,27 @@ _INTEGER_TYPES = {
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
     "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
 }  # fmt: skip
+VALIDATION_TABLE = "lf_validation"
+"""dbt's per task and LF validation against gold, with ``is_flagged`` (``--exclude-flagged``)."""
 
 
 @dataclass(frozen=True)
 class Task:
     name: str
-    lf_columns: tuple[str, ...]
+    lf_columns: tuple[str, ...]  # the LFs fitted
     lf_source: str  # how the LFs were chosen, for messages
+    excluded_lfs: tuple[str, ...] = ()  # the task's LFs left out of the fit
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """LFs left out of the fit: of every task, and per task."""
+
+    everywhere: frozenset[str]  # --exclude-lf and the registry's in_label_model = false
+    per_task: dict[str, frozenset[str]]  # lf_validation's flagged LFs
+
+    def of(self, task: str) -> frozenset[str]:
+        return self.everywhere | self.per_task.get(task, frozenset())
 
 
 def lf_columns_of(
@@ -55,14 +69,30 @@ def lf_columns_of(
         (config.id_column, "--id-column"),
         (config.task_column, "--task-column ('' for none)"),
         (config.gold_column, "--gold-column ('' for none)"),
+        (config.golden_column, "--golden-column ('' for none)"),
         (config.majority_column, "--majority-column ('' for none)"),
     ):
-        if col is not None and col not in votes_cols:
+        absent_default = col == DEFAULT_GOLDEN_COLUMN == config.golden_column
+        if col is not None and col not in votes_cols and not absent_default:
             raise FlywheelError(
                 f"column {col!r} not found in {votes_name}: rebuild it with `dbt build` or "
                 f"name the right column with {option}"
             )
-    special = {config.id_column, config.task_column, config.gold_column, config.majority_column}
+    golden = config.golden_column
+    if golden is not None and golden in votes_cols:
+        kind = votes_cols[golden].upper()
+        if kind not in _INTEGER_TYPES and kind != "BOOLEAN":
+            raise FlywheelError(
+                f"gold column {golden} of {votes_name} has type {votes_cols[golden]}, expected "
+                "1 (good) / 0 (bad) / NULL: fix it or name the right column with --golden-column"
+            )
+    special = {
+        config.id_column,
+        config.task_column,
+        config.gold_column,
+        config.golden_column,
+        config.majority_column,
+    }
     registry = read_registry(con, config)
     if registry is None:
         lf_columns = [c for c in votes_cols if c.startswith(config.lf_prefix) and c not in special]
@@ -88,6 +118,13 @@ def lf_columns_of(
         )
     check_lf_types(votes_cols, lf_columns, votes_name)
     return votes_cols, lf_columns, registry
+
+
+def without_absent_gold(config: LabelJobConfig, votes_cols: dict[str, str]) -> LabelJobConfig:
+    """The config with no gold set when the default gold column is not in the votes table."""
+    if config.golden_column is not None and config.golden_column not in votes_cols:
+        return replace(config, golden_column=None)
+    return config
 
 
 @contextlib.contextmanager
@@ -207,12 +244,98 @@ def known_tasks(
 
 def check_n_lfs(tasks: list[Task], config: LabelJobConfig) -> None:
     for task in tasks:
+        if len(task.lf_columns) < MIN_LFS and task.excluded_lfs:
+            raise FlywheelError(
+                f"task {task.name!r} has {len(task.lf_columns)} LFs left after leaving out "
+                f"{', '.join(task.excluded_lfs)} (excluded), the label model needs at least "
+                f"{MIN_LFS}: exclude fewer LFs (--exclude-lf, --exclude-flagged, the registry's "
+                "in_label_model) or add labeling functions"
+            )
         if len(task.lf_columns) < MIN_LFS:
             raise FlywheelError(
                 f"task {task.name!r} has {len(task.lf_columns)} LF columns ({task.lf_source}) "
                 f"in {config.schema}.{config.votes_table}, the label model needs at least "
                 f"{MIN_LFS}: add labeling functions"
             )
+
+
+def exclusions(
+    con: duckdb.DuckDBPyConnection,
+    config: LabelJobConfig,
+    lf_columns: list[str],
+    registry: dict[str, list[str]] | None,
+) -> Exclusions:
+    """The LFs to leave out: ``config.exclude_lfs``, the registry's ``in_label_model = false``
+    rows and, with ``config.exclude_flagged``, ``lf_validation``'s flagged LFs per task.
+
+    Raises a one-line error for an unknown LF name (listing the known ones), and for a
+    missing or malformed ``lf_validation`` when flagged LFs are to be left out.
+    """
+    unknown = [lf for lf in config.exclude_lfs if lf not in lf_columns]
+    if unknown:
+        raise FlywheelError(
+            f"unknown LF(s) to exclude: {', '.join(unknown)}; the LFs of "
+            f"{config.schema}.{config.votes_table} are {', '.join(lf_columns)}"
+        )
+    everywhere = set(config.exclude_lfs)
+    if registry is not None:
+        everywhere |= _registry_excluded(con, config)
+    per_task: dict[str, frozenset[str]] = {}
+    if config.exclude_flagged:
+        per_task = _flagged(con, config)
+    return Exclusions(frozenset(everywhere), per_task)
+
+
+def _registry_excluded(con: duckdb.DuckDBPyConnection, config: LabelJobConfig) -> set[str]:
+    """The registry's LFs with ``in_label_model = false`` (none without that column)."""
+    assert config.registry_table is not None
+    if "in_label_model" not in _table_columns(con, config.schema, config.registry_table):
+        return set()
+    rows = con.execute(
+        f"select lf_name from {_qualified(config.schema, config.registry_table)} "
+        "where in_label_model = false"
+    ).fetchall()
+    return {str(lf) for (lf,) in rows}
+
+
+def _flagged(con: duckdb.DuckDBPyConnection, config: LabelJobConfig) -> dict[str, frozenset[str]]:
+    """``{task: flagged LFs}`` from ``lf_validation``."""
+    where = f"{config.schema}.{VALIDATION_TABLE}"
+    cols = _table_columns(con, config.schema, VALIDATION_TABLE)
+    if not cols:
+        raise FlywheelError(
+            f"LF validation {where} not found: run `dbt build` first (it validates the LFs "
+            "against the gold set), or drop --exclude-flagged"
+        )
+    missing = [c for c in ("label_task", "lf_name", "is_flagged") if c not in cols]
+    if missing:
+        raise FlywheelError(
+            f"LF validation {where} has no column {missing[0]!r}: rebuild it with `dbt build`"
+        )
+    rows = con.execute(
+        f"select label_task::varchar, lf_name::varchar from "
+        f"{_qualified(config.schema, VALIDATION_TABLE)} where is_flagged order by all"
+    ).fetchall()
+    flagged: dict[str, set[str]] = {}
+    for task, lf in rows:
+        flagged.setdefault(str(task), set()).add(str(lf))
+    return {task: frozenset(lfs) for task, lfs in flagged.items()}
+
+
+def without_excluded(tasks: list[Task], excluded: Exclusions, config: LabelJobConfig) -> list[Task]:
+    """The tasks with their excluded LFs left out, checked to keep enough LFs."""
+    out = []
+    for task in tasks:
+        drop = excluded.of(task.name)
+        out.append(
+            replace(
+                task,
+                lf_columns=tuple(c for c in task.lf_columns if c not in drop),
+                excluded_lfs=tuple(c for c in task.lf_columns if c in drop),
+            )
+        )
+    check_n_lfs(out, config)
+    return out
 
 
 def column_tasks(
@@ -282,6 +405,24 @@ def check_lf_values(
     )
 
 
+def check_golden_values(
+    con: duckdb.DuckDBPyConnection, config: LabelJobConfig, votes_name: str
+) -> None:
+    """Raise if the gold column holds a value other than 1, 0 or NULL (column statistics)."""
+    if config.golden_column is None:
+        return
+    g = _q(config.golden_column)
+    low, high = con.execute(
+        f"select min({g}::integer), max({g}::integer) "
+        f"from {_qualified(config.schema, config.votes_table)}"
+    ).fetchall()[0]
+    if low is not None and (low < 0 or high > 1):
+        raise FlywheelError(
+            f"gold column {config.golden_column} of {votes_name} has values outside 1 (good) / "
+            f"0 (bad) / NULL (found {low}..{high}): fix the gold set"
+        )
+
+
 def fetch_patterns(
     con: duckdb.DuckDBPyConnection,
     config: LabelJobConfig,
@@ -291,8 +432,9 @@ def fetch_patterns(
     """Distinct ``(label_task, LF votes)`` with counts, in one scan of the votes table.
 
     Returns numpy columns ``label_task``, every LF column, ``n_outputs``, ``n_rated_good``,
-    ``n_rated_bad`` and ``p_good_majority`` (the votes table's majority column, a function of
-    the pattern; NaN without one), ordered by task and votes.
+    ``n_rated_bad`` (explicit ratings), ``n_golden_good``, ``n_golden_bad`` (the gold set;
+    zeros without one) and ``p_good_majority`` (the votes table's majority column, a
+    function of the pattern; NaN without one), ordered by task and votes.
     """
     lf_sql = ", ".join(_q(c) for c in lf_columns)
     if config.gold_column is None:
@@ -302,6 +444,14 @@ def fetch_patterns(
         rated = (
             f"count({g}) filter (where {g} = 1) as n_rated_good, "
             f"count({g}) filter (where {g} = 0) as n_rated_bad"
+        )
+    if config.golden_column is None:
+        golden = "0::bigint as n_golden_good, 0::bigint as n_golden_bad"
+    else:
+        g = _q(config.golden_column)
+        golden = (
+            f"count({g}) filter (where {g}::integer = 1) as n_golden_good, "
+            f"count({g}) filter (where {g}::integer = 0) as n_golden_bad"
         )
     params: list[str] = []
     if config.task_column is None:
@@ -321,12 +471,13 @@ def fetch_patterns(
         else "null::double"
     )
     grouped = (
-        f"select {key}{lf_sql}, count(*) as n_outputs, {rated}, {majority} as p_good_majority "
+        f"select {key}{lf_sql}, count(*) as n_outputs, {rated}, {golden}, "
+        f"{majority} as p_good_majority "
         f"from {_qualified(config.schema, config.votes_table)}{where} group by all"
     )
     sql = (
-        f"select {label}, {lf_sql}, n_outputs, n_rated_good, n_rated_bad, p_good_majority "
-        f"from ({grouped}) as patterns order by all"
+        f"select {label}, {lf_sql}, n_outputs, n_rated_good, n_rated_bad, n_golden_good, "
+        f"n_golden_bad, p_good_majority from ({grouped}) as patterns order by all"
     )
     data = con.execute(sql, params).fetchnumpy()
     # NULL (no LF voted) comes back masked: make it NaN, and every column a plain array.

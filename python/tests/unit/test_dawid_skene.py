@@ -110,9 +110,10 @@ def test_pattern_fit_with_gold_equals_row_level_em():
     pats, counts, inverse, gold_good, gold_bad = patterns_of(
         L, is_gold & (y == 1), is_gold & (y == 0)
     )
-    fit = fit_dawid_skene(
-        pats, counts, gold_good=gold_good, gold_bad=gold_bad, tol=0.0, max_iter=30
-    )
+    fit = fit_dawid_skene(  # the reference starts from the majority vote only
+        pats, counts, gold_good=gold_good, gold_bad=gold_bad, tol=0.0, max_iter=30,
+        gold_start=False,
+    )  # fmt: skip
     p_ref, prior_ref, conf_ref, lls_ref = reference_em(L, np.where(is_gold, y, -1), 1.0, 30)
     assert np.abs(fit.p_good[inverse] - p_ref).max() < 1e-12
     assert abs(fit.prior_good - prior_ref) < 1e-12
@@ -178,21 +179,36 @@ def test_gold_labels_pull_a_flipped_fit_towards_the_truth():
     L, y = simulate(20_000, 0.3, seed=3, two_polarity=ANTI, one_polarity=[])
     true_accuracy = np.array([a for a, _ in ANTI])
     draw = np.random.default_rng(5).random(len(y))
-    errors = []
-    for share in (0.0, 0.02, 0.05, 0.1):
+    errors: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    fits = {}
+    for share in (0.0, 0.002, 0.02, 0.05, 0.1):
         is_gold = draw < share
         pats, counts, _, gold_good, gold_bad = patterns_of(
             L, is_gold & (y == 1), is_gold & (y == 0)
         )
-        fit = fit_dawid_skene(pats, counts, gold_good=gold_good, gold_bad=gold_bad)
-        errors.append(
-            (abs(fit.prior_good - 0.3), np.abs(fit.learned_accuracy() - true_accuracy).max())
-        )
-    assert errors[0][0] > 0.3 and errors[0][1] > 0.5  # unsupervised: prior ~0.7, LFs flipped
-    prior_errors, accuracy_errors = zip(*errors, strict=True)
+        for gold_start in (False, True):
+            fit = fit_dawid_skene(
+                pats, counts, gold_good=gold_good, gold_bad=gold_bad, gold_start=gold_start
+            )
+            fits[share, gold_start] = fit
+            errors[gold_start].append(
+                (abs(fit.prior_good - 0.3), np.abs(fit.learned_accuracy() - true_accuracy).max())
+            )
+    # Unsupervised, EM settles in the flipped mode (prior ~0.7), whatever the options.
+    assert errors[False][0] == errors[True][0]
+    assert errors[False][0][0] > 0.3 and errors[False][0][1] > 0.5
+    # From the majority vote only, the gold pulls it back slowly: 10% gold for the truth.
+    prior_errors, accuracy_errors = zip(*errors[False], strict=True)
     assert list(prior_errors) == sorted(prior_errors, reverse=True)  # more gold, closer
     assert list(accuracy_errors) == sorted(accuracy_errors, reverse=True)
     assert prior_errors[-1] < 0.03 and accuracy_errors[-1] < 0.05  # 10% gold: the truth
+    assert prior_errors[-2] > 0.1  # 5%: still far
+    # Also starting from the gold outputs (the default), 0.2% gold (~40 outputs) is enough:
+    # that run's penalised likelihood is higher, so it is the one kept.
+    for prior_error, accuracy_error in errors[True][1:]:
+        assert prior_error < 0.01 and accuracy_error < 0.01
+    for share in (0.002, 0.02, 0.05):
+        assert fits[share, True].objective[-1] > fits[share, False].objective[-1]
 
 
 def test_majority_is_the_share_of_good_votes_and_a_coin_flip_without_votes():

@@ -118,7 +118,9 @@ def test_job_writes_label_tables(con):
         "lf_columns", "class_balance_good", "class_balance_source", "seed", "n_epochs", "lr",
         "l2", "train_loss", "n_rated", "accuracy_vs_ratings", "auc_vs_ratings",
         "majority_accuracy_vs_ratings", "snorkel_version", "torch_version", "numpy_version",
-        "duckdb_version", "flywheel_version", "label_model",
+        "duckdb_version", "flywheel_version", "label_model", "n_golden", "golden_log_loss",
+        "golden_accuracy", "golden_auc", "model_selected_by", "golden_candidate_losses",
+        "excluded_lfs",
     ]  # fmt: skip
     assert cols("label_model_lf_weights") == [
         "run_id", "label_task", "lf_name", "coverage", "learned_accuracy",
@@ -443,6 +445,11 @@ def _join_on(columns: list[str]) -> str:
 def test_runs_record_versions_settings_and_metrics(con):
     runs = {r.label_task: r for r in run_label_job(con, CFG)}
     stored = table(con, "label_model_runs", "label_task")
+    no_gold = ["golden_log_loss", "golden_accuracy", "golden_auc", "golden_candidate_losses"]
+    assert stored[no_gold].isna().all().all()  # no gold set: no gold metrics, no selection
+    assert (stored["n_golden"] == 0).all() and (stored["model_selected_by"] == "config").all()
+    assert (stored["excluded_lfs"] == "").all()
+    stored = stored.drop(columns=no_gold)
     assert not stored.drop(columns=["accuracy_vs_ratings", "auc_vs_ratings"]).isna().any().any()
     for row in stored.itertuples():
         assert row.votes_table == "main.fct_lf_votes"
