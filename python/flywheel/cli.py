@@ -162,6 +162,12 @@ def _add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "--truth", type=Path, default=None,
         help="per-output truth file (output_id, is_good) to score labels against",
     )  # fmt: skip
+    run.add_argument(
+        "--golden", type=Path, default=None, metavar="FILE",
+        help="gold set: a few outputs a person labelled (output_id, label 1/0, optional "
+        "labeled_by, labeled_at; parquet, csv or jsonl); validates the LFs (lf_validation) and "
+        "is used by the label job. The simulated sample writes one: data/sample/golden_labels.csv",
+    )  # fmt: skip
     run.add_argument("--n-events", type=int, default=200_000, help="size of the simulated sample")
     run.add_argument("--seed", type=int, default=7, help="simulator seed")
     _add_label_options(run)
@@ -178,6 +184,11 @@ def _add_simulate_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--world", default="default", metavar="NAME",
         help="the simulated world, one of: " + ", ".join(WORLDS) + " (default: default, "
         "today's); the others break an assumption of the labeling functions",
+    )  # fmt: skip
+    sim.add_argument(
+        "--golden-size", type=int, default=200, metavar="N",
+        help="outputs per surface in the simulated gold set golden_labels.csv, drawn "
+        "uniformly (0: none)",
     )  # fmt: skip
 
 
@@ -304,6 +315,7 @@ def _simulate_config(args: argparse.Namespace) -> SimulateConfig:
         days=args.days,
         fmt=args.fmt,
         world=args.world,
+        golden_size=args.golden_size,
     )
 
 
@@ -313,6 +325,7 @@ def _run_config(args: argparse.Namespace, schema: str) -> RunConfig:
     return RunConfig(
         events_path=args.events,
         truth_path=args.truth,
+        golden_path=args.golden,
         n_events=args.n_events,
         seed=args.seed,
         label=_label_config(args, schema),
@@ -365,11 +378,13 @@ def _simulate(args: argparse.Namespace) -> int:
         f"wrote {sim.n_rows:,} rows ({sim.n_outputs:,} outputs, {sim.n_duplicates:,} "
         f"duplicates, {sim.n_malformed:,} malformed) to {sim.events_path}; "
         f"truth in {sim.truth_path}"
+        + (f"; gold set in {sim.golden_path}" if sim.golden_path else "")
     )
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    from flywheel.lf_flags import format_lf_flags
     from flywheel.pipeline import run
     from flywheel.summary import format_summary
 
@@ -377,6 +392,10 @@ def _run(args: argparse.Namespace) -> int:
     result = run(project, _run_config(args, project.schema))
     print()
     print(format_summary(result.summaries))
+    flags = format_lf_flags(result.lf_flags)
+    if flags:
+        print()
+        print(flags)
     return 0
 
 
@@ -417,11 +436,16 @@ def _label_detail(task_run: TaskRun) -> str:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from flywheel.lf_flags import format_lf_flags, read_lf_flags
     from flywheel.summary import format_summary, run_summary
 
     project, config = _project(args), _summary_config(args)
     with project.connect(read_only=True) as con:
         print(format_summary(run_summary(con, project.schema, config)))
+        flags = format_lf_flags(read_lf_flags(con, project.schema))
+    if flags:
+        print()
+        print(flags)
     return 0
 
 

@@ -13,6 +13,7 @@ import duckdb
 from flywheel.dbt import AFTER_LABELS, BEFORE_LABELS, run_dbt
 from flywheel.errors import FlywheelError
 from flywheel.label_job import LabelJobConfig, TaskRun, run_label_job
+from flywheel.lf_flags import LfFlag, read_lf_flags
 from flywheel.project import Project
 from flywheel.summary import TaskSummary, summarize
 from flywheel.warehouse import first_line, qualified, table_exists
@@ -27,6 +28,7 @@ __all__ = [
     "PipelineResult",
     "RunConfig",
     "SimulateConfig",
+    "golden_quality",
     "run",
     "run_pipeline",
     "simulate_sample",
@@ -50,6 +52,8 @@ class SimulateConfig:
         Events file format; the truth and actions files are always parquet.
     world
         The simulated world, a name in :data:`flywheel.simulate.WORLDS` (``default``: today's).
+    golden_size
+        Outputs per surface in the simulated gold set ``golden_labels.csv`` (0: none).
     """
 
     out: Path = SAMPLE_DIR
@@ -58,6 +62,7 @@ class SimulateConfig:
     days: int = 14
     fmt: Literal["parquet", "csv", "jsonl"] = "parquet"
     world: str = "default"
+    golden_size: int = 200
 
 
 def simulate_sample(config: SimulateConfig) -> SimulationResult:
@@ -71,6 +76,7 @@ def simulate_sample(config: SimulateConfig) -> SimulationResult:
         days=config.days,
         fmt=config.fmt,
         world=config.world,
+        golden_size=config.golden_size,
     )
 
 
@@ -86,6 +92,11 @@ class RunConfig:
     truth_path
         Per-output truth (``output_id``, ``is_good``) to score the labels against; defaults to
         the simulator's when it simulated.
+    golden_path
+        A gold set (``output_id``, ``label`` 1 / 0, optional ``labeled_by``, ``labeled_at``;
+        parquet, csv or jsonl): validated in staging, used to validate the LFs and by the label
+        job. None: the dbt var ``flywheel__golden_labels_path`` as configured (no gold by
+        default; the simulated ``golden_labels.csv`` is only used when passed).
     n_events, seed
         Size and seed of the simulated sample.
     label
@@ -95,6 +106,7 @@ class RunConfig:
 
     events_path: Path | None = None
     truth_path: Path | None = None
+    golden_path: Path | None = None
     n_events: int = 200_000
     seed: int = 7
     label: LabelJobConfig | None = None
@@ -108,6 +120,7 @@ class PipelineResult:
     truth_path: Path | None
     runs: list[TaskRun]
     summaries: list[TaskSummary]
+    lf_flags: list[LfFlag]
 
 
 def run(
@@ -153,14 +166,19 @@ def run(
         raise FlywheelError(f"events file {events_path} not found")
 
     dbt_vars = {"flywheel__events_path": str(events_path.resolve())}
+    if config.golden_path is not None:
+        if not config.golden_path.is_file():
+            raise FlywheelError(f"gold labels file {config.golden_path} not found")
+        dbt_vars["flywheel__golden_labels_path"] = str(config.golden_path.resolve())
     step(f"dbt build: staging, sessions, signals, votes -> {project.db_path}")
     try:
         run_dbt(project, ["build", "--selector", BEFORE_LABELS], dbt_vars=dbt_vars, echo=echo)
     finally:  # also (above all) when the build stopped on a broken stream
         with project.connect() as con:
-            line = stream_quality(con, project.schema)
-        if line:
-            step(line)
+            lines = [stream_quality(con, project.schema), golden_quality(con, project.schema)]
+        for line in lines:
+            if line:
+                step(line)
 
     step("label job: fitting one label model per task on vote patterns")
     with project.connect() as con:
@@ -177,8 +195,9 @@ def run(
 
     with project.connect() as con:
         summaries = summarize(con, project.schema, truth_path)
+        lf_flags = read_lf_flags(con, project.schema) or []
     step("done")
-    return PipelineResult(events_path, truth_path, runs, summaries)
+    return PipelineResult(events_path, truth_path, runs, summaries, lf_flags)
 
 
 def stream_quality(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
@@ -212,6 +231,43 @@ def stream_quality(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
     return line + (f"; {missing}" if missing else "")
 
 
+def golden_quality(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
+    """One line on the gold set, from ``base_golden_labels__validated``; None without gold.
+
+    ``gold: 200 rows read: 198 valid, 0 repeated, 2 rejected (invalid_label 2); 195 match an
+    output`` -- a gold label of an output the events do not have is kept but counts nowhere.
+    """
+    if not table_exists(con, schema, "base_golden_labels__validated"):
+        return None
+    validated = qualified(schema, "base_golden_labels__validated")
+    try:
+        (n_raw, n_valid, n_repeated, n_rejected), *_ = con.execute(
+            "select count(*), count(case when rejection_reason is null and not is_duplicate "
+            "then 1 end), count(case when is_duplicate then 1 end), count(rejection_reason) "
+            f"from {validated}"
+        ).fetchall()
+        reasons = con.execute(
+            f"select rejection_reason, count(*) as n from {validated} "
+            "where rejection_reason is not null group by all order by n desc, rejection_reason"
+        ).fetchall()
+        matched = None
+        if table_exists(con, schema, "fct_lf_votes"):
+            matched = con.execute(
+                f"select count(*) from {qualified(schema, 'stg_golden_labels')} as g "
+                f"semi join {qualified(schema, 'fct_lf_votes')} as v on g.output_id = v.output_id"
+            ).fetchall()[0][0]
+    except duckdb.Error as exc:  # the view reads the gold file: it can fail as the build did
+        return f"gold: cannot summarise the gold set ({first_line(exc)})"
+    if n_raw == 0:
+        return None
+    line = (
+        f"gold: {n_raw:,} rows read: {n_valid:,} valid, {n_repeated:,} repeated, "
+        f"{n_rejected:,} rejected"
+        + (f" ({', '.join(f'{r} {n:,}' for r, n in reasons)})" if reasons else "")
+    )
+    return line + (f"; {matched:,} match an output" if matched is not None else "")
+
+
 def run_pipeline(
     project: Project,
     *,
@@ -223,5 +279,11 @@ def run_pipeline(
     echo: Callable[[str], None] = print,
 ) -> PipelineResult:
     """:func:`run` with the fields of a :class:`RunConfig` as keyword arguments."""
-    config = RunConfig(events_path, truth_path, n_events, seed, label_config)
+    config = RunConfig(
+        events_path=events_path,
+        truth_path=truth_path,
+        n_events=n_events,
+        seed=seed,
+        label=label_config,
+    )
     return run(project, config, echo=echo)

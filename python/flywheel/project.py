@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,24 @@ from flywheel.errors import FlywheelError
 
 DB_ENV_VAR = "FLYWHEEL_DUCKDB_PATH"
 PROFILE_NAME = "flywheel"
+PROJECT_ITEMS = (
+    "dbt_project.yml", "profiles.yml", "selectors.yml", "models", "macros", "seeds", "tests",
+)  # fmt: skip
+"""What a dbt project of flywheel is made of (no data, warehouse or build artefacts)."""
+
+
+def copy_project(source: Path, destination: Path) -> Path:
+    """Copy the dbt project at ``source`` (its :data:`PROJECT_ITEMS`) to ``destination``.
+
+    For tests and benchmarks that build a warehouse of their own; returns ``destination``.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    for item in PROJECT_ITEMS:
+        if (source / item).is_dir():
+            shutil.copytree(source / item, destination / item)
+        else:
+            shutil.copy2(source / item, destination / item)
+    return destination
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,31 +15,16 @@ import pytest
 from flywheel.cli import main
 from flywheel.pipeline import SAMPLE_DIR, SimulateConfig, simulate_sample
 from flywheel.project import Project, load_project
+from flywheel.project import copy_project as copy_dbt_project
 from flywheel.simulate import SimulationResult
 from flywheel.summary import TaskSummary, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_ITEMS = [
-    "dbt_project.yml",
-    "profiles.yml",
-    "selectors.yml",
-    "models",
-    "macros",
-    "seeds",
-    "tests",
-]
 
 
 def _copy_project(destination: Path) -> Path:
     """Copy the dbt project (not its data, warehouse or build artefacts) to ``destination``."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for item in PROJECT_ITEMS:
-        source = REPO_ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, destination / item)
-        else:
-            shutil.copy2(source, destination / item)
-    return destination
+    return copy_dbt_project(REPO_ROOT, destination)
 
 
 @pytest.fixture(scope="session")

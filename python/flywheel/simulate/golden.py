@@ -1,9 +1,9 @@
 """A simulated gold set: what an annotation queue returns for a uniform sample of outputs.
 
 The simulator knows every output's truth; a team knows it for the few outputs a person
-labelled. ``golden_labels.csv`` is that small set, drawn uniformly at random from the outputs of each
-surface (one queue per surface, so every label task gets the same number; uniform is the
-honest design: a queue filled with outputs the LFs already agree on would flatter them),
+labelled. ``golden_labels.csv`` is that small set, drawn uniformly at random from the
+outputs of each surface (one queue per surface, so every label task gets the same number;
+uniform is the honest design: a queue of outputs the LFs already agree on flatters them),
 in the gold contract flywheel reads (``flywheel run --golden FILE``): ``output_id``, ``label``
 (1 good / 0 bad) and ``labeled_by``.
 """

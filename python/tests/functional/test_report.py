@@ -156,9 +156,7 @@ def test_overview_numbers_are_summarize(built, report: Report) -> None:
 def test_rpt_tables_numbers_are_on_the_page(built, report: Report) -> None:
     sections = _sections(report.page)
     lf_rows = {(r[0]): r for r in _rows(sections["lfs"])}
-    lfs = built.query(
-        "select lf_name, n_votes, coverage, learned_accuracy from lf_validation"
-    )
+    lfs = built.query("select lf_name, n_votes, coverage, learned_accuracy from lf_validation")
     assert len(lf_rows) == len(lfs) > 0
     for lf_name, n_votes, coverage, learned in lfs:
         row = lf_rows[lf_name]

@@ -9,18 +9,15 @@ repository (e.g. a scratch copy with a deliberate bug, to see the properties cat
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from flywheel.project import DB_ENV_VAR, Project, load_project
+from flywheel.project import DB_ENV_VAR, Project, copy_project, load_project
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-PROJECT_ITEMS = ["dbt_project.yml", "profiles.yml", "selectors.yml", "models", "macros",
-                 "seeds", "tests"]  # fmt: skip
 SOURCE_ENV_VAR = "FLYWHEEL_HOSTILE_PROJECT_SOURCE"
 
 
@@ -35,12 +32,7 @@ class StagingProject:
 def copy_staging_project(destination: Path, fmt: str, source: Path | None = None) -> StagingProject:
     """Copy the dbt project (from ``source``, default this repository) for events in ``fmt``."""
     source = source or Path(os.environ.get(SOURCE_ENV_VAR) or REPO_ROOT)
-    destination.mkdir(parents=True, exist_ok=True)
-    for item in PROJECT_ITEMS:
-        if (source / item).is_dir():
-            shutil.copytree(source / item, destination / item)
-        else:
-            shutil.copy2(source / item, destination / item)
+    copy_project(source, destination)
     saved = os.environ.get(DB_ENV_VAR)
     project = load_project(destination, destination / "staging.duckdb")
     if saved is None:  # load_project exports the path; the builds set it themselves
