@@ -12,7 +12,6 @@ disagrees.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,18 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from flywheel.readme import default_sample_block, evaluate_block, write_blocks
+from flywheel.project import copy_project
+from flywheel.readme import default_sample_block, evaluate_block, run_summary_text, write_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_ITEMS = (
-    "dbt_project.yml",
-    "profiles.yml",
-    "selectors.yml",
-    "models",
-    "macros",
-    "seeds",
-    "tests",
-)
 
 
 def _run(*argv: str) -> str:
@@ -49,16 +40,10 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="rewrite the blocks in README.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp)
-        for item in PROJECT_ITEMS:
-            source = ROOT / item
-            if source.is_dir():
-                shutil.copytree(source, project / item)
-            else:
-                shutil.copy2(source, project / item)
+        project = copy_project(ROOT, Path(tmp))
         db = str(project / "flywheel.duckdb")
         printed = _run("run", "--project-dir", tmp, "--db", db)
-        table = printed.rstrip("\n").split("\n\n")[-1]
+        table = run_summary_text(printed)
         from pyarrow import parquet
 
         sample = project / "data" / "sample"

@@ -18,7 +18,8 @@ LF_VALIDATION = "lf_validation"
 
 @dataclass(frozen=True)
 class LfFlag:
-    """One flagged LF of a task (a row of ``lf_validation`` with ``is_flagged``)."""
+    """One flagged LF of a task: a row of ``lf_validation`` with a flag (``is_flagged``: the
+    evidence is against the LF; else its learned accuracy is degenerate)."""
 
     label_task: str
     lf_name: str
@@ -50,7 +51,7 @@ def read_lf_flags(con: duckdb.DuckDBPyConnection, schema: str) -> list[LfFlag] |
                    when 'ratings' then n_rated_votes else 0 end,
                learned_accuracy, in_label_model, advice
         from {qualified(schema, LF_VALIDATION)}
-        where is_flagged
+        where flag is not null and flag != 'not_enough_evidence'
         order by label_task, lf_index
         """
     ).fetchall()

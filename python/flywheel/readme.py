@@ -59,6 +59,16 @@ def write_blocks(readme: Path, blocks: dict[str, str]) -> list[str]:
     return changed
 
 
+def run_summary_text(stdout: str) -> str:
+    """What ``flywheel run`` printed after its progress lines: the summary table (from its
+    ``label task`` header on) and the flagged LFs after it."""
+    lines = stdout.rstrip("\n").split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith("label task")]
+    if not starts:
+        raise FlywheelError("flywheel run printed no summary table")
+    return "\n".join(lines[starts[-1] :])
+
+
 def default_sample_block(n_rows: int, n_outputs: int, summary_table: str) -> str:
     """The ``default-sample`` block: the command, the sample's size, what it prints."""
     return (

@@ -18,7 +18,10 @@
     Accuracy is judged against gold when the LF voted on at least flywheel__lf_validation_min_votes
     gold outputs, else against the explicit ratings (biased: users rate when annoyed) when it
     voted on that many rated ones (`accuracy_source`), else not at all (`not_enough_evidence`).
-    `flag` is the most severe flag and `advice` says what to do. Before the label job has run,
+    `flag` is the most severe flag and `advice` says what to do. `is_flagged` holds for the three
+    flags the evidence raises against the LF itself (what `flywheel label --exclude-flagged`
+    leaves out); a degenerate learned accuracy is a flag about the fit, so it is shown but does
+    not set it. Before the label job has run,
     the learned columns are null.
 -#}
 {%- set min_votes = var('flywheel__lf_validation_min_votes') -%}
@@ -231,8 +234,7 @@ final as (
         is_polarity_disagreeing,
         is_no_better_than_chance,
         is_degenerate_learned_accuracy,
-        is_wrong_direction or is_polarity_disagreeing or is_no_better_than_chance
-        or is_degenerate_learned_accuracy as is_flagged,
+        is_wrong_direction or is_polarity_disagreeing or is_no_better_than_chance as is_flagged,
         case
             when is_wrong_direction then 'wrong_direction'
             when is_polarity_disagreeing then 'polarity_disagrees'
