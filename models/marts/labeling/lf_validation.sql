@@ -5,7 +5,9 @@
     accuracy from the task's latest label run, and flags an analyst acts on:
 
     - wrong_direction: the accuracy interval lies entirely below 0.5 (its vote is wrong more
-      often than right);
+      often than right). When its vote's class is rare, such an LF can still be evidence for it
+      (the outputs it votes on are more often of that class than the rest): the advice then says
+      not to invert it;
     - polarity_disagrees: outputs it votes on are less often of its vote's class than the
       outputs it abstains on (upper bound of its accuracy below that rate): firing is evidence
       for the other class;
@@ -244,6 +246,13 @@ final as (
             when judged_accuracy_lower <= 0.5 then 'not_enough_evidence'
         end as flag,
         case
+            when is_wrong_direction and accuracy_source = 'golden'
+                and judged_accuracy > golden_vote_class_rate_when_abstaining
+                then
+                'Its ' || votes_for || ' vote is wrong more often than right on the gold set, but the'
+                || ' outputs it votes on are still more often ' || votes_for || ' than those it abstains on'
+                || ' (a rare class): do not invert it; a label model that knows the class prior weighs it'
+                || ' right (fit with --model auto and the gold set, or --class-balance).'
             when is_wrong_direction
                 then
                 'Its ' || votes_for || ' vote is wrong more often than right on the '
