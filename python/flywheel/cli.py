@@ -38,13 +38,13 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _class_balance(value: str) -> str | float:
-    if value in {"uniform", "ratings"}:
+    if value in {"uniform", "ratings", "golden"}:
         return value
     try:
         return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{value!r}: use 'uniform', 'ratings' or P(good) as a number in (0, 1)"
+            f"{value!r}: use 'uniform', 'ratings', 'golden' or P(good) as a number in (0, 1)"
         ) from None
 
 
@@ -75,14 +75,17 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
         help="label model: snorkel (default: Snorkel's LabelModel), dawid-skene (Dawid-Skene "
         "EM, learns P(good) itself, clamps the gold set), majority (share of good votes, 0.5 "
         "without votes) or auto (per task, the lowest log-loss on the gold set: Snorkel at "
-        "50-1000 epochs, Dawid-Skene scored out of fold, majority; snorkel without gold)",
+        "50-1000 epochs, Dawid-Skene scored out of fold, majority, then Snorkel and "
+        "Dawid-Skene with the prior from the gold set, scored out of fold; snorkel without "
+        "gold)",
     )  # fmt: skip
     group.add_argument("--label-seed", type=int, default=123, help="label model seed (snorkel)")
     group.add_argument("--epochs", type=int, default=500, help="label model epochs (snorkel)")
     group.add_argument(
         "--class-balance", type=_class_balance, default="uniform",
-        help="prior P(good): 'uniform' (default), 'ratings' (from explicit ratings) or a number "
-        "(snorkel only)",
+        help="prior P(good): 'uniform' (default), 'ratings' (from explicit ratings), 'golden' "
+        "(from the gold set: (n_good + 0.5) / (n_gold + 1) per task; also fixes Dawid-Skene's "
+        "prior) or a number (snorkel only)",
     )  # fmt: skip
     group.add_argument(
         "--min-rows", type=int, default=50, help="refuse to fit a task with fewer outputs"

@@ -28,6 +28,13 @@ the class, and its tables are those Snorkel reports (``P(abstain | class)``).
 log-likelihood (``objective``), which is non-decreasing from iteration to iteration; with
 ``smoothing=0`` it is the log-likelihood itself.
 
+The prior can also be *fixed* (``prior_good``): the M-step then updates the confusion tables
+only. EM is still EM (the M-step maximises the expected penalised log-likelihood over the
+parameters that are free), so the objective stays non-decreasing; it has no pseudo-counts for
+the prior, which is not estimated. This is how a prior estimated elsewhere (from a uniform
+gold sample: ``class_balance='golden'`` of the label job) replaces the learned one, which LFs
+that are not conditionally independent given the class bias.
+
 Optional gold labels (per-pattern counts of outputs known good or bad) are clamped: those
 outputs' posteriors are fixed at their label in every M-step and they enter the likelihood
 with their class known. The returned ``p_good`` is still the posterior given the votes alone,
@@ -44,7 +51,7 @@ wrong-way LFs cast most votes, 200 gold outputs among 6,000 then recover every L
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -72,7 +79,7 @@ class DawidSkeneFit:
     p_good
         ``[p]`` posterior ``P(Y = good | votes)`` per pattern, at the final parameters.
     prior_good
-        Learned ``P(Y = good)``.
+        Learned ``P(Y = good)``, or the fixed one if it was given.
     confusion
         ``[m, 3, 2]`` ``P(outcome | Y)``: ``confusion[j, k, y]`` for outcome ``k`` (0 abstain,
         1 vote bad, 2 vote good) of LF ``j`` given class ``y`` (0 bad, 1 good): the layout
@@ -84,7 +91,8 @@ class DawidSkeneFit:
         every iteration, the initial M-step's first and the final parameters' last.
     objective
         The penalised log-likelihood EM maximises at the same parameters (log-likelihood
-        plus the smoothing pseudo-counts' log-prior): non-decreasing.
+        plus the smoothing pseudo-counts' log-prior, the class prior's only when it is
+        learned): non-decreasing.
     n_iter
         EM iterations (E-step then M-step) after the initial M-step.
     converged
@@ -184,6 +192,7 @@ def fit_dawid_skene(
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
     gold_start: bool = True,
+    prior_good: float | None = None,
 ) -> DawidSkeneFit:
     """Fit Dawid-Skene by EM on distinct vote patterns weighted by their counts.
 
@@ -198,7 +207,8 @@ def fit_dawid_skene(
         Optional ``[p]`` non-negative integers: outputs of each pattern known to be good /
         bad (at most ``counts`` together). Clamped: their class is fixed at its label.
     smoothing
-        Pseudo-counts (>= 0) added to every confusion cell and each class of the prior.
+        Pseudo-counts (>= 0) added to every confusion cell and (unless it is fixed) each
+        class of the prior.
     tol
         Stop when no parameter changes by more than this in an iteration.
     max_iter
@@ -207,6 +217,9 @@ def fit_dawid_skene(
         With gold labels, also run EM from the gold outputs' estimates (see the module
         notes) and keep the run with the higher final objective. False: the majority start
         only. Without gold labels there is one start.
+    prior_good
+        A fixed ``P(Y = good)`` in (0, 1): EM learns the confusion tables only and the prior
+        stays exactly this (no pseudo-counts for it). None: the prior is learned.
 
     Returns
     -------
@@ -229,18 +242,23 @@ def fit_dawid_skene(
     L, w = _check_patterns(patterns, counts)
     gg, gb = _check_gold(gold_good, gold_bad, w)
     _check_settings(smoothing, tol, max_iter)
+    fixed = _check_prior(prior_good)
     outcome = (L + 1).astype(np.int8)
     unlabeled = w - gg - gb
-    start = _m_step(outcome, majority_p_good(L), unlabeled, gg, gb, smoothing)
-    fit = _em(L, outcome, w, start, (unlabeled, gg, gb), smoothing, tol, max_iter)
+    start = _m_step(outcome, majority_p_good(L), unlabeled, gg, gb, smoothing, fixed)
+    fit = _em(L, outcome, w, start, (unlabeled, gg, gb), smoothing, tol, max_iter, fixed)
     if gold_start and (gg.sum() + gb.sum()) > 0:
         # At least one pseudo-count in this first M-step only: with smoothing=0, a cell no
         # gold output fills would be log 0 and every posterior NaN.
         nobody = np.zeros_like(w)
-        from_gold = _m_step(outcome, nobody, nobody, gg, gb, max(smoothing, DEFAULT_SMOOTHING))
-        other = _em(L, outcome, w, from_gold, (unlabeled, gg, gb), smoothing, tol, max_iter)
+        from_gold = _m_step(
+            outcome, nobody, nobody, gg, gb, max(smoothing, DEFAULT_SMOOTHING), fixed
+        )
+        other = _em(L, outcome, w, from_gold, (unlabeled, gg, gb), smoothing, tol, max_iter, fixed)
         if other.objective[-1] > fit.objective[-1]:
-            return other
+            fit = other
+    if prior_good is not None:  # exactly the value given, not exp(log(p))
+        fit = replace(fit, prior_good=float(prior_good))
     return fit
 
 
@@ -253,8 +271,10 @@ def _em(
     smoothing: float,
     tol: float,
     max_iter: int,
+    fixed_prior: np.ndarray | None,
 ) -> DawidSkeneFit:
-    """EM from the parameters of a first M-step; ``weights``: unlabeled, gold good, gold bad."""
+    """EM from the parameters of a first M-step; ``weights``: unlabeled, gold good, gold bad;
+    ``fixed_prior``: the log prior ``[2]`` kept fixed (None: learned)."""
     unlabeled, gg, gb = weights
     log_prior, log_conf = start
     lls: list[float] = []
@@ -264,11 +284,14 @@ def _em(
         joint = _log_joint(outcome, log_prior, log_conf)
         ll = _log_likelihood(joint, unlabeled, gg, gb)
         lls.append(ll)
-        penalty = smoothing * (log_conf.sum() + log_prior.sum()) if smoothing > 0 else 0.0
-        objectives.append(ll + float(penalty))
+        # A fixed prior is not estimated: no pseudo-counts (a constant) in its objective.
+        prior_penalty = 0.0 if fixed_prior is not None else float(log_prior.sum())
+        penalty = smoothing * (float(log_conf.sum()) + prior_penalty) if smoothing > 0 else 0.0
+        objectives.append(ll + penalty)
         if converged or n_iter == max_iter:
             break
-        new_prior, new_conf = _m_step(outcome, _posterior_good(joint), unlabeled, gg, gb, smoothing)
+        q_good = _posterior_good(joint)
+        new_prior, new_conf = _m_step(outcome, q_good, unlabeled, gg, gb, smoothing, fixed_prior)
         change = max(
             float(np.abs(np.exp(new_prior) - np.exp(log_prior)).max()),
             float(np.abs(np.exp(new_conf) - np.exp(log_conf)).max()),
@@ -327,13 +350,18 @@ def _m_step(
     gold_good: np.ndarray,
     gold_bad: np.ndarray,
     smoothing: float,
+    fixed_prior: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Log prior ``[2]`` and log confusion ``[m, 3, 2]`` from count-weighted posteriors."""
+    """Log prior ``[2]`` and log confusion ``[m, 3, 2]`` from count-weighted posteriors;
+    the log prior is ``fixed_prior`` when given (only the confusion tables are updated)."""
     weight = np.column_stack(
         [gold_bad + unlabeled * (1.0 - q_good), gold_good + unlabeled * q_good]
     )
-    total = weight.sum(axis=0)
-    log_prior = np.log((total + smoothing) / (total.sum() + 2.0 * smoothing))
+    if fixed_prior is not None:
+        log_prior = fixed_prior
+    else:
+        total = weight.sum(axis=0)
+        log_prior = np.log((total + smoothing) / (total.sum() + 2.0 * smoothing))
     m = outcome.shape[1]
     cells = np.empty((m, N_OUTCOMES, 2))
     for j in range(m):
@@ -389,6 +417,15 @@ def _check_gold(
     if np.any(out[0] + out[1] > counts):
         raise FlywheelError("a pattern has more gold labels than outputs")
     return out[0], out[1]
+
+
+def _check_prior(prior_good: float | None) -> np.ndarray | None:
+    """The fixed log prior ``[log P(bad), log P(good)]``, or None when it is learned."""
+    if prior_good is None:
+        return None
+    if isinstance(prior_good, bool) or not (np.isfinite(prior_good) and 0 < prior_good < 1):
+        raise FlywheelError(f"prior_good must be a number in (0, 1), got {prior_good!r}")
+    return np.log(np.array([1.0 - prior_good, prior_good], dtype=np.float64))
 
 
 def _check_settings(smoothing: float, tol: float, max_iter: int) -> None:

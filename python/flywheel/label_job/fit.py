@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from flywheel import __version__ as FLYWHEEL_VERSION
 from flywheel import dawid_skene, metrics
 from flywheel.errors import FlywheelError
 from flywheel.label_job import select
-from flywheel.label_job.config import LabelJobConfig
+from flywheel.label_job.config import AUTO, GOLDEN, LabelJobConfig
 from flywheel.label_job.select import Candidate, Gold
 from flywheel.label_job.votes import Task
 from flywheel.labelmodel import PatternLabelModel
@@ -36,14 +37,16 @@ class TaskRun:
     chose (``model_selected_by``: ``'config'``, ``'golden log-loss'`` or ``'default'``, the
     latter when ``'auto'`` had no gold set; see :mod:`flywheel.label_job.select`). The
     ``golden_*`` metrics score the labels against the gold set, out of fold for a model that
-    trained on it (Dawid-Skene), and are None without gold outputs; ``golden_candidate_losses``
-    is the JSON ``{candidate: gold log-loss}`` of an ``'auto'`` selection (else None).
-    ``lf_columns`` are the LFs fitted; ``excluded_lfs`` (comma-separated, as in the table)
-    the task's LFs left out of the fit. The Snorkel settings
-    (``lr``, ``l2``) are NaN (NULL in the table) for the other models; ``n_epochs`` is the
-    number of EM iterations for ``'dawid-skene'`` and 0 for ``'majority'``; ``train_loss`` is
-    the mean negative log-likelihood per output for ``'dawid-skene'`` and NaN for
-    ``'majority'``, which also has no class balance (NaN, source ``'none'``).
+    trained on it (Dawid-Skene, a prior from the gold set), and are None without gold
+    outputs; ``golden_candidate_losses`` is the JSON ``{candidate: gold log-loss}`` of an
+    ``'auto'`` selection (else None). ``lf_columns`` are the LFs fitted; ``excluded_lfs``
+    (comma-separated, as in the table) the task's LFs left out of the fit. The Snorkel
+    settings (``lr``, ``l2``) are NaN (NULL in the table) for the other models; ``n_epochs``
+    is the number of EM iterations for ``'dawid-skene'`` and 0 for ``'majority'``;
+    ``train_loss`` is the mean negative log-likelihood per output for ``'dawid-skene'`` and
+    NaN for ``'majority'``, which also has no class balance (NaN, source ``'none'``). The
+    class balance source is ``'uniform'``, ``'ratings'``, ``'fixed'``, ``'golden'`` (the
+    gold estimate, :func:`golden_class_balance`) or, for Dawid-Skene, ``'learned'``.
     """
 
     run_id: str
@@ -88,8 +91,10 @@ class TaskResult:
 
 
 def class_balance(config: LabelJobConfig, task: str, n_good: int, n_bad: int) -> tuple[float, str]:
-    """Return ``(P(good), source)`` for a task."""
+    """Return ``(P(good), source)`` for a task from the configuration or its ``n_good`` /
+    ``n_bad`` ratings (``'golden'``: :func:`golden_class_balance`, from the gold set)."""
     cb = config.class_balance
+    assert cb != GOLDEN, "the gold prior is the candidate's (Candidate.golden_prior)"
     if cb == "uniform":
         return 0.5, "uniform"
     if cb == "ratings":
@@ -100,6 +105,16 @@ def class_balance(config: LabelJobConfig, task: str, n_good: int, n_bad: int) ->
             )
         return n_good / (n_good + n_bad), "ratings"
     return float(cb), "fixed"
+
+
+def golden_class_balance(gold: Gold) -> float:
+    """P(good) estimated from gold counts: ``(n_good + 0.5) / (n_gold + 1)``.
+
+    The mean of the Jeffreys posterior Beta(n_good + 1/2, n_bad + 1/2): strictly inside
+    (0, 1) (0.5 without gold), within ``0.5 / (n_gold + 1)`` of the share of good. The gold
+    set is a uniform sample of the task's outputs, so it estimates the prior directly.
+    """
+    return (float(gold.good.sum()) + 0.5) / (gold.n + 1.0)
 
 
 def _vs_ratings(
@@ -153,13 +168,19 @@ def fit_task(
         np.asarray(data["n_golden_good"], dtype=np.float64),
         np.asarray(data["n_golden_bad"], dtype=np.float64),
     )
-    chosen = select.choose(
-        config,
-        lambda candidate, clamped: _fit(
-            config, run_id, task, task_votes, counts, (rated_good, rated_bad), candidate, clamped
-        ),
-        gold,
-    )
+    if config.class_balance == GOLDEN and gold.n == 0:
+        raise FlywheelError(
+            f"class balance 'golden' needs gold outputs, task {task.name!r} has none"
+            + ("" if config.golden_column is None else f" in {config.golden_column}")
+            + ": label a uniform sample of its outputs or use --class-balance uniform"
+        )
+    runs = _SnorkelRuns(config, task, task_votes, counts)
+
+    def fit_candidate(candidate: Candidate, clamped: Gold | None) -> _Fit:
+        rated = (rated_good, rated_bad)
+        return _fit(config, run_id, task, task_votes, counts, rated, candidate, clamped, runs)
+
+    chosen = select.choose(config, fit_candidate, gold)
     fitted, score = chosen.fitted, chosen.score
     p_good = fitted.p_good
     p_majority = np.asarray(data["p_good_majority"], dtype=np.float64)  # NaN: no LF voted
@@ -229,22 +250,30 @@ def _fit(
     rated: tuple[np.ndarray, np.ndarray],
     candidate: Candidate,
     gold: Gold | None,
+    runs: _SnorkelRuns,
 ) -> _Fit:
     """Fit a candidate on the task's patterns: Snorkel, Dawid-Skene or majority vote.
 
-    Dawid-Skene clamps the ``gold`` counts (None: no gold); the others never read them.
+    Dawid-Skene clamps the ``gold`` counts (None: no gold); a candidate with the gold prior
+    takes its prior from them (:func:`golden_class_balance`, fixed for Dawid-Skene); the
+    others never read them.
     """
+    golden_prior = None
+    if candidate.golden_prior:
+        assert gold is not None, "a gold-prior candidate is only fitted with gold"
+        golden_prior = golden_class_balance(gold)
     if candidate.model == "dawid-skene":
         ds = dawid_skene.fit_dawid_skene(
             votes,
             counts,
             gold_good=None if gold is None else gold.good,
             gold_bad=None if gold is None else gold.bad,
+            prior_good=golden_prior,
         )
         weights = _weights_frame(run_id, task, ds.coverage, ds.learned_accuracy(), ds.confusion)
         return _Fit(
             p_good=ds.p_good,
-            class_balance=(ds.prior_good, "learned"),
+            class_balance=(ds.prior_good, "learned" if golden_prior is None else GOLDEN),
             n_epochs=ds.n_iter,
             lr=math.nan,
             l2=math.nan,
@@ -265,8 +294,12 @@ def _fit(
             weights=_weights_frame(run_id, task, coverage, np.full(m, np.nan), nan_probs),
         )
     assert candidate.n_epochs is not None  # a Snorkel candidate
-    prior = class_balance(config, task.name, int(rated[0].sum()), int(rated[1].sum()))
-    model = _fitted_model(config, task, votes, counts, prior[0], candidate.n_epochs)
+    prior = (
+        class_balance(config, task.name, int(rated[0].sum()), int(rated[1].sum()))
+        if golden_prior is None
+        else (golden_prior, GOLDEN)
+    )
+    model = runs.model(prior[0], candidate.n_epochs)
     return _Fit(
         p_good=model.predict_proba_patterns(votes)[:, 1],
         class_balance=prior,
@@ -278,16 +311,84 @@ def _fit(
     )
 
 
+class _SnorkelRuns:
+    """A task's Snorkel fits at every epoch count from ONE training run per prior.
+
+    Snorkel trains with a constant learning rate (the job sets no scheduler, no warmup), so
+    its parameters after ``e`` epochs of a longer run are those of a run of ``e`` epochs with
+    the same seed: a run to the largest epoch count keeps its parameters after each smaller
+    one, and the fit at ``e`` is that snapshot after the post-processing ``LabelModel.fit``
+    applies at its end (clamping, symmetry breaking). ``'auto'`` asks for every epoch count
+    of :func:`~flywheel.label_job.select.candidates` with the same prior, and once more per
+    gold fold with the fold's gold prior: one run each instead of one per epoch count.
+    ``tests/unit/test_label_job_golden_prior.py`` checks the snapshots equal direct fits
+    exactly.
+    """
+
+    def __init__(
+        self, config: LabelJobConfig, task: Task, votes: np.ndarray, counts: np.ndarray
+    ) -> None:
+        self._config, self._task, self._votes, self._counts = config, task, votes, counts
+        self._epochs = (
+            sorted({*(c.n_epochs for c in select.candidates(config) if c.n_epochs is not None)})
+            if config.model == AUTO
+            else [config.n_epochs]
+        )
+        self._runs: dict[float, _Snapshots] = {}
+
+    def model(self, p_good_prior: float, n_epochs: int) -> PatternLabelModel:
+        """The model Snorkel fits with this prior in ``n_epochs`` epochs."""
+        run = self._runs.get(p_good_prior)
+        if run is None or n_epochs not in run.snapshots:
+            epochs = sorted({*self._epochs, n_epochs})
+            run = _fitted_model(
+                self._config, self._task, self._votes, self._counts, p_good_prior, epochs
+            )
+            self._runs[p_good_prior] = run
+        return run.at(n_epochs)
+
+
+class _Snapshots(PatternLabelModel):
+    """A :class:`PatternLabelModel` that keeps its parameters ``mu`` after given epochs."""
+
+    def __init__(self, epochs: list[int], *, chunk_patterns: int) -> None:
+        super().__init__(cardinality=2, chunk_patterns=chunk_patterns)
+        self._keep = frozenset(epochs)
+        self._epoch = 0
+        self.snapshots: dict[int, torch.Tensor] = {}
+
+    def _execute_logging(self, loss: torch.Tensor) -> object:
+        # LabelModel.fit calls this once per epoch, after the optimizer step.
+        logged = super()._execute_logging(loss)
+        self._epoch += 1
+        if self._epoch in self._keep:
+            self.snapshots[self._epoch] = self.mu.detach().clone()
+        return logged
+
+    def at(self, n_epochs: int) -> PatternLabelModel:
+        """A copy of the model with its parameters after ``n_epochs``, post-processed as at
+        the end of ``LabelModel.fit``."""
+        model = copy.deepcopy(self)
+        with torch.no_grad():
+            model.mu.data = self.snapshots[n_epochs].clone()
+        model._clamp_params()
+        model._break_col_permutation_symmetry()
+        model.eval()
+        return model
+
+
 def _fitted_model(
     config: LabelJobConfig,
     task: Task,
     votes: np.ndarray,
     counts: np.ndarray,
     p_good_prior: float,
-    n_epochs: int,
-) -> PatternLabelModel:
-    """Snorkel's LabelModel fitted on the patterns, with a clear error when it diverges."""
-    model = PatternLabelModel(cardinality=2, chunk_patterns=config.chunk_patterns)
+    epochs: list[int],
+) -> _Snapshots:
+    """Snorkel's LabelModel fitted on the patterns to the largest of ``epochs``, keeping its
+    parameters after each; with a clear error when it diverges."""
+    n_epochs = max(epochs)
+    model = _Snapshots(epochs, chunk_patterns=config.chunk_patterns)
     try:
         model.fit_patterns(
             votes,

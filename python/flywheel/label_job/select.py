@@ -8,20 +8,29 @@ a model. With ``model='auto'`` the job fits every candidate of :func:`candidates
   configured seed, learning rate, l2 and class balance (one fit per epoch count: a fit of
   the sample tasks takes well under a second, and a refit is exactly the model a user gets
   with ``--model snorkel --epochs N``),
-* Dawid-Skene with the gold outputs clamped at their label (its prior is learned), and
-* the majority vote,
+* Dawid-Skene with the gold outputs clamped at their label (its prior is learned),
+* the majority vote, then, with the prior estimated from the gold set
+  (``class_balance='golden'``: the Jeffreys estimate ``(n_good + 0.5) / (n_gold + 1)``, see
+  :class:`~flywheel.label_job.config.LabelJobConfig`),
+* Snorkel at each of those epoch counts with that prior (``'snorkel@200/golden-prior'``), and
+* Dawid-Skene with the gold outputs clamped and its prior fixed at that estimate
+  (``'dawid-skene/golden-prior'``),
 
-and keeps the one with the lowest mean gold log-loss (ties: the first in that order).
+and keeps the one with the lowest mean gold log-loss (ties: the first in that order). With
+``class_balance='golden'`` the first Snorkel candidates already have the gold prior and are
+not repeated.
 
-The comparison is honest. A model that never saw the gold labels (Snorkel, majority: their
-only inputs are the votes of every output, gold or not, and the class balance, which comes
-from the configuration or the ratings, never from the gold set) is scored on the whole gold
-set. A model that trained on them (Dawid-Skene, which clamps them) is scored **out of fold**:
-the gold outputs are split into :data:`N_FOLDS` folds (stratified by label, shuffled with the
-job's seed, so the folds and hence the choice are deterministic), and each fold's outputs are
-scored by a fit that clamped only the other folds' gold. Their votes stay in every fit, as
-they do for every unlabelled output: only their labels are held out. The selected model is
-then fitted once more on all the data and all the gold, and the gold metrics the run records
+The comparison is honest. A model that never saw the gold labels (Snorkel with a uniform,
+fixed or ratings prior, majority: their only inputs are the votes of every output, gold or
+not, and a class balance that does not come from the gold set) is scored on the whole gold
+set. A model that read them (Dawid-Skene, which clamps them; any model whose prior is the
+gold estimate) is scored **out of fold**: the gold outputs are split into :data:`N_FOLDS`
+folds (stratified by label, shuffled with the job's seed, so the folds and hence the choice
+are deterministic), and each fold's outputs are scored by a fit that read only the other
+folds' gold: clamped only those, and its prior estimated from those alone. Their votes stay
+in every fit, as they do for every unlabelled output: only their labels are held out. The
+selected model is then fitted once more on all the data and all the gold (only the selected
+one: the others' fits on all the gold are never used), and the gold metrics the run records
 (``golden_log_loss``, ``golden_accuracy``, ``golden_auc``) are those out-of-fold scores.
 
 With no gold set, ``auto`` fits :data:`AUTO_DEFAULT_WITHOUT_GOLD` (nothing to select by).
@@ -38,7 +47,7 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 
 from flywheel import metrics
-from flywheel.label_job.config import AUTO, LabelJobConfig
+from flywheel.label_job.config import AUTO, GOLDEN, LabelJobConfig
 
 AUTO_DEFAULT_WITHOUT_GOLD = "snorkel"
 """The model ``'auto'`` fits when a task has no gold set (with ``LabelJobConfig.n_epochs``)."""
@@ -55,6 +64,9 @@ output costs at most ``-log(eps)`` = 6.9 nats. A gold set of a few hundred outpu
 tell 0.999 from 0.99999 anyway, and unclipped, one unanimous but wrong pattern (a majority
 vote of exactly 0 or 1) would decide the selection alone."""
 
+GOLDEN_PRIOR = "golden-prior"
+"""Suffix of the candidates whose prior is the gold estimate."""
+
 SELECTED_BY_CONFIG = "config"
 SELECTED_BY_GOLD = "golden log-loss"
 SELECTED_BY_DEFAULT = "default"
@@ -66,16 +78,20 @@ class Candidate:
 
     model: str
     n_epochs: int | None = None  # Snorkel only
+    golden_prior: bool = False  # the prior is the gold estimate (Snorkel, Dawid-Skene)
 
     @property
     def name(self) -> str:
-        """``'snorkel@500'``, ``'dawid-skene'``, ``'majority'``."""
-        return self.model if self.n_epochs is None else f"{self.model}@{self.n_epochs}"
+        """``'snorkel@500'``, ``'dawid-skene'``, ``'majority'``, ``'snorkel@500/golden-prior'``,
+        ``'dawid-skene/golden-prior'``."""
+        name = self.model if self.n_epochs is None else f"{self.model}@{self.n_epochs}"
+        return f"{name}/{GOLDEN_PRIOR}" if self.golden_prior else name
 
     @property
     def trains_on_gold(self) -> bool:
-        """Whether the fit reads the gold labels (and must be scored out of fold)."""
-        return self.model == "dawid-skene"
+        """Whether the fit reads the gold labels (and must be scored out of fold): it clamps
+        them (Dawid-Skene) or estimates its prior from them."""
+        return self.model == "dawid-skene" or self.golden_prior
 
 
 @dataclass(frozen=True)
@@ -133,18 +149,26 @@ class Selection(Generic[F]):
 
 
 def candidates(config: LabelJobConfig) -> list[Candidate]:
-    """The models ``'auto'`` compares, in tie-breaking order."""
+    """The models ``'auto'`` compares (with a gold set), in tie-breaking order."""
     epochs = sorted({*SNORKEL_EPOCHS, config.n_epochs})
-    return [
-        *(Candidate("snorkel", e) for e in epochs),
+    configured_prior = config.class_balance == GOLDEN
+    every = [
+        *(Candidate("snorkel", e, golden_prior=configured_prior) for e in epochs),
         Candidate("dawid-skene"),
         Candidate("majority"),
+        *(Candidate("snorkel", e, golden_prior=True) for e in epochs),
+        Candidate("dawid-skene", golden_prior=True),
     ]
+    return list(dict.fromkeys(every))  # class_balance='golden': Snorkel's come first, once
 
 
 def configured(config: LabelJobConfig, model: str) -> Candidate:
     """The candidate of a model name with the configured settings."""
-    return Candidate(model, config.n_epochs if model == "snorkel" else None)
+    return Candidate(
+        model,
+        config.n_epochs if model == "snorkel" else None,
+        golden_prior=config.class_balance == GOLDEN and model in ("snorkel", "dawid-skene"),
+    )
 
 
 def choose(
@@ -157,8 +181,9 @@ def choose(
     config
         The job's settings (``model``, ``n_epochs``, ``seed``).
     fit
-        Fits a candidate on the task's patterns, clamping the given gold counts (None: no
-        gold) when the candidate trains on gold; deterministic.
+        Fits a candidate on the task's patterns given gold counts (None: no gold), which a
+        candidate that trains on gold clamps and/or estimates its prior from (the others
+        are always given None); deterministic.
     gold
         The task's gold counts per pattern (all zero: no gold set).
 
@@ -175,16 +200,18 @@ def choose(
         candidate = configured(config, AUTO_DEFAULT_WITHOUT_GOLD)
         fitted, score = evaluate(candidate, fit, gold, config.seed)
         return Selection(candidate, fitted, score, SELECTED_BY_DEFAULT, {})
-    best: tuple[Candidate, F, GoldScore] | None = None
+    best: tuple[Candidate, F | None, GoldScore] | None = None
     losses: dict[str, float] = {}
     for candidate in candidates(config):
-        fitted, score = evaluate(candidate, fit, gold, config.seed)
-        assert score is not None  # there is gold
-        losses[candidate.name] = score.log_loss
-        if best is None or score.log_loss < best[2].log_loss:
-            best = (candidate, fitted, score)
+        scoring_fit, candidate_score = _scored(candidate, fit, gold, config.seed)
+        losses[candidate.name] = candidate_score.log_loss
+        if best is None or candidate_score.log_loss < best[2].log_loss:
+            best = (candidate, scoring_fit, candidate_score)
     assert best is not None
-    return Selection(best[0], best[1], best[2], SELECTED_BY_GOLD, losses)
+    chosen, chosen_fit, chosen_score = best
+    if chosen_fit is None:  # trained on gold: its fit on all of it
+        chosen_fit = fit(chosen, gold)
+    return Selection(chosen, chosen_fit, chosen_score, SELECTED_BY_GOLD, losses)
 
 
 def evaluate(
@@ -193,13 +220,22 @@ def evaluate(
     """Fit a candidate on everything; score it on gold, out of fold if it trains on gold."""
     if gold.n == 0:
         return fit(candidate, None), None
+    fitted, score = _scored(candidate, fit, gold, seed)
+    return (fit(candidate, gold) if fitted is None else fitted), score
+
+
+def _scored(
+    candidate: Candidate, fit: Callable[[Candidate, Gold | None], F], gold: Gold, seed: int
+) -> tuple[F | None, GoldScore]:
+    """A candidate's gold score, with its fit on everything when scoring made it (a model
+    that never reads gold; None for one scored out of fold, whose final fit is not made)."""
     if not candidate.trains_on_gold:
         fitted = fit(candidate, None)
         p, y, w = _cells([(fitted.p_good, gold)])
         return fitted, _score(p, y, w, out_of_fold=False)
     held_out = [(fit(candidate, gold.without(held)).p_good, held) for held in folds(gold, seed)]
     p, y, w = _cells(held_out)
-    return fit(candidate, gold), _score(p, y, w, out_of_fold=True)
+    return None, _score(p, y, w, out_of_fold=True)
 
 
 def folds(gold: Gold, seed: int, n_folds: int = N_FOLDS) -> list[Gold]:

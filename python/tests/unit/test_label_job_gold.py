@@ -201,9 +201,12 @@ def test_a_wrong_way_lf_is_learned_wrong_with_gold():
 def test_auto_picks_by_out_of_fold_gold_log_loss_deterministically(con):
     (auto,) = run_label_job(con, replace(CFG, model="auto"))
     losses = json.loads(auto.golden_candidate_losses)
+    # The gold-prior candidates: test_label_job_golden_prior.py.
     assert list(losses) == [
         "snorkel@50", "snorkel@100", "snorkel@200", "snorkel@500", "snorkel@1000",
         "dawid-skene", "majority",
+        "snorkel@50/golden-prior", "snorkel@100/golden-prior", "snorkel@200/golden-prior",
+        "snorkel@500/golden-prior", "snorkel@1000/golden-prior", "dawid-skene/golden-prior",
     ]  # fmt: skip
     best = min(losses, key=losses.__getitem__)
     assert best == "dawid-skene" == auto.label_model
@@ -280,14 +283,18 @@ def test_choose_scores_gold_trained_models_out_of_fold_and_breaks_ties_in_order(
     assert chosen.selected_by == "golden log-loss"
     assert chosen.score is not None and not chosen.score.out_of_fold
     assert chosen.score.log_loss == snorkel_loss == chosen.candidate_losses["snorkel@500"]
-    # Snorkel and majority never see the gold; Dawid-Skene: 5 folds of 13 gold, then all.
-    assert [c for c in calls if c[0] != "dawid-skene"] == [
+    # Snorkel and majority never see the gold; Dawid-Skene: 5 folds of 13 gold, and not all
+    # of it: it was not chosen (nor were the gold-prior candidates, scored the same way).
+    assert [c for c in calls if c[0] != "dawid-skene" and "golden-prior" not in c[0]] == [
         (name, None) for name in ["snorkel@50", "snorkel@100", "snorkel@200", "snorkel@500",
                                   "snorkel@1000", "majority"]
     ]  # fmt: skip
-    assert [c[1] for c in calls if c[0] == "dawid-skene"] == [10.0, 10.0, 10.0, 11.0, 11.0, 13.0]
+    assert [c[1] for c in calls if c[0] == "dawid-skene"] == [10.0, 10.0, 10.0, 11.0, 11.0]
+    assert {c[1] for c in calls if "golden-prior" in c[0]} == {10.0, 11.0}
     # An explicit model is fitted as configured and scored the same way.
+    calls.clear()
     explicit = select.choose(replace(CFG, model="dawid-skene"), fit, gold)
+    assert [c[1] for c in calls] == [10.0, 10.0, 10.0, 11.0, 11.0, 13.0]  # then on all of it
     assert explicit.selected_by == "config" and explicit.losses_json() is None
     assert explicit.score is not None and explicit.score.out_of_fold
     assert explicit.score.log_loss == chosen.candidate_losses["dawid-skene"]
