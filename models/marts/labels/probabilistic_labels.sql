@@ -1,31 +1,64 @@
 {#-
-    One row per model output with its probabilistic label: the label model's P(good) for the
-    output's vote pattern (joined from label_model_patterns, written by `flywheel label`), the
-    majority vote beside it (from fct_lf_votes), and the explicit rating when there is one.
-    Before the label job has run, p_good is null and dbt logs a warning.
+    One row per model output with its probabilistic label, scored here for ANY vote pattern,
+    including patterns the label job never saw: P(good) = sigmoid(prior log-odds + the sum,
+    over the LFs of the output's task, of the log-likelihood ratio of the LF's outcome), from
+    the scoring parameters `flywheel label` writes (label_model_priors: one row per task;
+    label_model_scoring_weights: one row per task and LF). A task fitted with the 'majority'
+    model has no weights: its P(good) is the majority vote, 0.5 when no LF voted. The sigmoid
+    is written in its overflow-free form (exp of a non-positive number only). The explicit
+    rating sits beside the label. Before the label job has run, p_good is null and dbt logs a
+    warning; an LF defined after the last fit counts for nothing until the next one (warned).
 -#}
--- depends_on: {{ source('flywheel_labels', 'label_model_patterns') }}
+-- depends_on: {{ source('flywheel_labels', 'label_model_priors') }}
+-- depends_on: {{ source('flywheel_labels', 'label_model_scoring_weights') }}
 {%- set lfs = flywheel.lf_definitions() -%}
-{%- set patterns_source = source('flywheel_labels', 'label_model_patterns') -%}
-{%- set patterns_relation = adapter.get_relation(
-    database=patterns_source.database,
-    schema=patterns_source.schema,
-    identifier=patterns_source.identifier,
-) if execute else none -%}
-{%- set pattern_columns = [] -%}
-{%- if patterns_relation is not none -%}
-    {%- for column in adapter.get_columns_in_relation(patterns_relation) -%}
-        {%- do pattern_columns.append(column.name | lower) -%}
+{%- set priors_source = source('flywheel_labels', 'label_model_priors') -%}
+{%- set weights_source = source('flywheel_labels', 'label_model_scoring_weights') -%}
+{%- set missing_tables = [] -%}
+{%- if execute -%}
+    {%- for scoring_source in [priors_source, weights_source] -%}
+        {%- if adapter.get_relation(
+            database=scoring_source.database,
+            schema=scoring_source.schema,
+            identifier=scoring_source.identifier,
+        ) is none -%}
+            {%- do missing_tables.append(scoring_source | string) -%}
+        {%- endif -%}
     {%- endfor -%}
 {%- endif -%}
-{%- set missing = lfs | map(attribute='name') | reject('in', pattern_columns) | list -%}
-{%- set has_labels = patterns_relation is not none and not missing -%}
+{%- set has_labels = execute and not missing_tables -%}
 {%- if execute and not has_labels -%}
     {%- do exceptions.warn(
-        "probabilistic_labels: " ~ ("no table " ~ patterns_source if patterns_relation is none
-            else patterns_source ~ " lacks the LF column(s) " ~ missing | join(', '))
+        "probabilistic_labels: no table " ~ missing_tables | join(', ')
         ~ ": p_good is null until you run `flywheel label` (then `dbt build --selector after_labels`)."
     ) -%}
+{%- endif -%}
+{%- if has_labels -%}
+    {%- set fitted_query -%}
+        select priors.label_task, priors.label_model, weights.lf_name
+        from {{ priors_source }} as priors
+        left join {{ weights_source }} as weights
+            on priors.run_id = weights.run_id and priors.label_task = weights.label_task
+    {%- endset -%}
+    {%- set summed_tasks = [] -%}
+    {%- set fitted_lfs = [] -%}
+    {%- for row in run_query(fitted_query) -%}
+        {%- if row[1] != 'majority' -%}{%- do summed_tasks.append(row[0]) -%}{%- endif -%}
+        {%- do fitted_lfs.append(row[0] ~ '.' ~ row[2]) -%}
+    {%- endfor -%}
+    {%- set unfitted = [] -%}
+    {%- for lf in lfs -%}
+        {%- if lf.label_task in summed_tasks and (lf.label_task ~ '.' ~ lf.name) not in fitted_lfs -%}
+            {%- do unfitted.append(lf.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if unfitted -%}
+        {%- do exceptions.warn(
+            "probabilistic_labels: " ~ unfitted | join(', ') ~ " not in the label model of its task"
+            ~ " (defined after the last fit, or left out of it): it counts for nothing until you run"
+            ~ " `flywheel label` again."
+        ) -%}
+    {%- endif -%}
 {%- endif %}
 
 with
@@ -35,40 +68,78 @@ votes as (
 ),
 
 {% if has_labels -%}
-patterns as (
-    select * from {{ patterns_source }}
-),
+    priors as (
+        select * from {{ priors_source }}
+    ),
+
+    scoring_weights as (
+        select * from {{ weights_source }}
+    ),
+
+    task_weights as (
+        select
+            run_id,
+            label_task,
+        {%- for lf in lfs %}
+            max(case when lf_name = '{{ lf.name }}' then log_lr_abstain end) as {{ lf.name }}__abstain,
+            max(case when lf_name = '{{ lf.name }}' then log_lr_vote_bad end) as {{ lf.name }}__vote_bad,
+            max(case when lf_name = '{{ lf.name }}' then log_lr_vote_good end) as {{ lf.name }}__vote_good
+            {{- ',' if not loop.last }}
+        {%- endfor %}
+        from scoring_weights
+        group by run_id, label_task
+    ),
+
+    scored as (
+        select
+            votes.*,
+            priors.run_id as label_run_id,
+            priors.label_model,
+            priors.prior_log_odds
+            {%- for lf in lfs %}
+                + case votes.{{ lf.name }}
+                    when 1 then coalesce(task_weights.{{ lf.name }}__vote_good, 0)
+                    when 0 then coalesce(task_weights.{{ lf.name }}__vote_bad, 0)
+                    else coalesce(task_weights.{{ lf.name }}__abstain, 0)
+                end
+            {%- endfor %} as log_odds_good
+        from votes
+        left join priors
+            on votes.label_task = priors.label_task
+        left join task_weights
+            on priors.run_id = task_weights.run_id
+            and priors.label_task = task_weights.label_task
+    ),
 {%- endif %}
 
 labeled as (
     select
-        votes.output_id,
-        votes.label_task,
-        votes.surface,
-        votes.model_version,
-        votes.user_id,
-        votes.shown_at,
-        votes.shown_date,
-        votes.n_good_votes,
-        votes.n_bad_votes,
-        votes.is_covered,
+        output_id,
+        label_task,
+        surface,
+        model_version,
+        user_id,
+        shown_at,
+        shown_date,
+        n_good_votes,
+        n_bad_votes,
+        is_covered,
         {%- if has_labels %}
-        patterns.p_good,
-        patterns.run_id as label_run_id,
+            case
+                when label_model = 'majority' then coalesce(p_good_majority, 0.5)
+                when log_odds_good >= 0 then 1 / (1 + exp(-log_odds_good))
+                else exp(log_odds_good) / (1 + exp(log_odds_good))
+            end as p_good,
+            label_run_id,
+            label_model,
         {%- else %}
             cast(null as {{ flywheel.type_double() }}) as p_good,
             cast(null as {{ dbt.type_string() }}) as label_run_id,
+            cast(null as {{ dbt.type_string() }}) as label_model,
         {%- endif %}
-        votes.p_good_majority,
-        votes.explicit_label
-    from votes
-    {%- if has_labels %}
-    left join patterns
-        on votes.label_task = patterns.label_task
-        {%- for lf in lfs %}
-        and votes.{{ lf.name }} = patterns.{{ lf.name }}
-        {%- endfor %}
-    {%- endif %}
+        p_good_majority,
+        explicit_label
+    from {{ 'scored' if has_labels else 'votes' }}
 ),
 
 final as (

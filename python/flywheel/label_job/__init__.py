@@ -37,10 +37,17 @@ and writes, in ONE transaction (a failure leaves the previous labels intact):
   task: ``run_id``, ``label_task`` (the task column's value, or ``task_name``), every LF
   column of the votes table, ``n_outputs`` and ``p_good``. Rows of
   re-fitted tasks are replaced; if the LF column set changed the table is recreated, which
-  drops the (now stale) labels of tasks not fitted in this run.
+  drops the (now stale) labels of tasks not fitted in this run;
+* ``label_model_priors`` (one row per task: ``run_id``, ``label_task``, ``label_model``,
+  ``prior_good``, ``prior_log_odds``) and ``label_model_scoring_weights`` (one row per task
+  and LF fitted: ``log_lr_abstain``, ``log_lr_vote_bad``, ``log_lr_vote_good``) -- the
+  current fit as additive weights (:mod:`flywheel.label_job.scoring`), replaced like the
+  patterns. ``majority`` has a NULL prior and no weights.
 
-Outputs get their label by joining the votes table to ``label_model_patterns`` on the task
-and all LF columns. The job is deterministic: the same input and settings give the same
+``probabilistic_labels`` scores every output from the last two, whatever its pattern:
+``sigmoid(prior_log_odds + the sum of its LFs' log-likelihood ratios)``, which equals
+``label_model_patterns.p_good`` on the patterns fitted (to float rounding) and labels the
+patterns the fit never saw. The job is deterministic: the same input and settings give the same
 tables, except ``run_id`` and ``fitted_at``.
 """
 
@@ -59,13 +66,16 @@ from flywheel.label_job.config import (
     normalized,
 )
 from flywheel.label_job.fit import TaskRun
+from flywheel.label_job.scoring import PRIORS_TABLE, SCORING_WEIGHTS_TABLE
 from flywheel.label_job.tables import PATTERNS_TABLE, RUNS_TABLE, WEIGHTS_TABLE
 
 __all__ = [
     "DEFAULT_TASK_NAME",
     "LF_PREFIX",
     "PATTERNS_TABLE",
+    "PRIORS_TABLE",
     "RUNS_TABLE",
+    "SCORING_WEIGHTS_TABLE",
     "WEIGHTS_TABLE",
     "LabelJobConfig",
     "TaskRun",
