@@ -71,13 +71,13 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
         "--task-name.",
     )
     group.add_argument(
-        "--model", default="snorkel", metavar="MODEL",
-        help="label model: snorkel (default: Snorkel's LabelModel), dawid-skene (Dawid-Skene "
+        "--model", default="auto", metavar="MODEL",
+        help="label model: snorkel (Snorkel's LabelModel), dawid-skene (Dawid-Skene "
         "EM, learns P(good) itself, clamps the gold set), majority (share of good votes, 0.5 "
         "without votes) or auto (per task, the lowest log-loss on the gold set: Snorkel at "
         "50-1000 epochs, Dawid-Skene scored out of fold, majority, then Snorkel and "
         "Dawid-Skene with the prior from the gold set, scored out of fold; snorkel without "
-        "gold)",
+        "gold). Default: auto",
     )  # fmt: skip
     group.add_argument("--label-seed", type=int, default=123, help="label model seed (snorkel)")
     group.add_argument("--epochs", type=int, default=500, help="label model epochs (snorkel)")

@@ -3,8 +3,9 @@
     including patterns the label job never saw: P(good) = sigmoid(prior log-odds + the sum,
     over the LFs of the output's task, of the log-likelihood ratio of the LF's outcome), from
     the scoring parameters `flywheel label` writes (label_model_priors: one row per task;
-    label_model_scoring_weights: one row per task and LF). A task fitted with the 'majority'
-    model has no weights: its P(good) is the majority vote, 0.5 when no LF voted. The sigmoid
+    label_model_scoring_weights: one row per task and fitted LF). A task fitted with the
+    'majority' model has rows without ratios: its P(good) is the share of good votes among the
+    votes of those LFs (LFs left out of the fit do not count), 0.5 when none of them voted. The sigmoid
     is written in its overflow-free form (exp of a non-positive number only). The explicit
     rating sits beside the label. Before the label job has run, p_good is null and dbt logs a
     warning; an LF defined after the last fit counts for nothing until the next one (warned).
@@ -40,6 +41,20 @@
         left join {{ weights_source }} as weights
             on priors.run_id = weights.run_id and priors.label_task = weights.label_task
     {%- endset -%}
+    {#- LFs the user left out of the fit are not news: only unknown ones are warned about -#}
+    {%- set runs_relation = load_relation(source('flywheel_labels', 'label_model_runs')) -%}
+    {%- set excluded = [] -%}
+    {%- if runs_relation is not none
+        and 'excluded_lfs' in adapter.get_columns_in_relation(runs_relation) | map(attribute='name') | list -%}
+        {%- set excluded_query -%}
+            select runs.excluded_lfs
+            from {{ runs_relation }} as runs
+            inner join {{ priors_source }} as priors on runs.run_id = priors.run_id
+        {%- endset -%}
+        {%- for row in run_query(excluded_query) -%}
+            {%- do excluded.extend((row[0] or '').split(',')) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- set summed_tasks = [] -%}
     {%- set fitted_lfs = [] -%}
     {%- for row in run_query(fitted_query) -%}
@@ -48,7 +63,8 @@
     {%- endfor -%}
     {%- set unfitted = [] -%}
     {%- for lf in lfs -%}
-        {%- if lf.label_task in summed_tasks and (lf.label_task ~ '.' ~ lf.name) not in fitted_lfs -%}
+        {%- if lf.label_task in summed_tasks and (lf.label_task ~ '.' ~ lf.name) not in fitted_lfs
+            and lf.name not in excluded -%}
             {%- do unfitted.append(lf.name) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -83,7 +99,8 @@ votes as (
         {%- for lf in lfs %}
             max(case when lf_name = '{{ lf.name }}' then log_lr_abstain end) as {{ lf.name }}__abstain,
             max(case when lf_name = '{{ lf.name }}' then log_lr_vote_bad end) as {{ lf.name }}__vote_bad,
-            max(case when lf_name = '{{ lf.name }}' then log_lr_vote_good end) as {{ lf.name }}__vote_good
+            max(case when lf_name = '{{ lf.name }}' then log_lr_vote_good end) as {{ lf.name }}__vote_good,
+            max(case when lf_name = '{{ lf.name }}' then 1 else 0 end) as {{ lf.name }}__is_fitted
             {{- ',' if not loop.last }}
         {%- endfor %}
         from scoring_weights
@@ -102,7 +119,16 @@ votes as (
                     when 0 then coalesce(task_weights.{{ lf.name }}__vote_bad, 0)
                     else coalesce(task_weights.{{ lf.name }}__abstain, 0)
                 end
-            {%- endfor %} as log_odds_good
+            {%- endfor %} as log_odds_good,
+            -- the majority model's vote counts, over the fitted LFs only
+            {%- for lf in lfs %}
+                case when votes.{{ lf.name }} = 1 then coalesce(task_weights.{{ lf.name }}__is_fitted, 0) else 0 end
+                {{- ' +' if not loop.last }}
+            {%- endfor %} as n_good_fitted_votes,
+            {%- for lf in lfs %}
+                case when votes.{{ lf.name }} != -1 then coalesce(task_weights.{{ lf.name }}__is_fitted, 0) else 0 end
+                {{- ' +' if not loop.last }}
+            {%- endfor %} as n_fitted_votes
         from votes
         left join priors
             on votes.label_task = priors.label_task
@@ -126,7 +152,8 @@ labeled as (
         is_covered,
         {%- if has_labels %}
             case
-                when label_model = 'majority' then coalesce(p_good_majority, 0.5)
+                when label_model = 'majority'
+                    then coalesce(cast(n_good_fitted_votes as {{ flywheel.type_double() }}) / nullif(n_fitted_votes, 0), 0.5)
                 when log_odds_good >= 0 then 1 / (1 + exp(-log_odds_good))
                 else exp(log_odds_good) / (1 + exp(log_odds_good))
             end as p_good,

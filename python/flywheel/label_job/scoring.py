@@ -21,8 +21,9 @@ What an outcome contributes depends on the model:
   float64 rounding (a float64 log would move them by up to ~1e-7).
 * ``'dawid-skene'``: abstaining is an outcome like the two votes, with ratio
   ``P(abstain | good) / P(abstain | bad)``; logs in float64.
-* ``'majority'``: not a sum of weights. It has no scoring weights and no prior (NULL); SQL
-  uses ``fct_lf_votes.p_good_majority``, 0.5 when no LF voted, as the job does.
+* ``'majority'``: not a sum of weights. Its rows name the LFs of the fit with NULL ratios,
+  and no prior (NULL): SQL takes the share of good votes among those LFs' votes, 0.5 when
+  none of them voted, as the job does (LFs left out of the fit do not count).
 
 A probability of 0 (Dawid-Skene without smoothing) is floored at the smallest normal float
 before its log, so every weight is finite and a zero likelihood gives a P(good) of 0 or 1 up
@@ -195,20 +196,24 @@ def p_good(scoring: Scoring, votes: np.ndarray) -> np.ndarray:
     return sigmoid(log_odds(scoring, votes))
 
 
-def weight_rows(run_id: str, label_task: str, scoring: Scoring | None) -> pd.DataFrame:
-    """Return the ``label_model_scoring_weights`` rows of one fit (none for majority)."""
-    if scoring is None:
+def weight_rows(
+    run_id: str,
+    label_task: str,
+    label_model: str,
+    lf_names: tuple[str, ...],
+    scoring: Scoring | None,
+) -> pd.DataFrame:
+    """Return the ``label_model_scoring_weights`` rows of one fit: one per fitted LF (for
+    majority, with NULL ratios: the rows say which LFs the majority counts)."""
+    names = list(lf_names if scoring is None else scoring.lf_names)
+    if not names:
         return _empty(SCORING_WEIGHTS_COLUMNS)
     frame = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "label_task": label_task,
-            "label_model": scoring.label_model,
-            "lf_name": list(scoring.lf_names),
-        }
+        {"run_id": run_id, "label_task": label_task, "label_model": label_model, "lf_name": names},
+        columns=[name for name, _ in SCORING_WEIGHTS_COLUMNS[:4]],
     )
     for k, outcome in enumerate(OUTCOMES):
-        frame[f"log_lr_{outcome}"] = scoring.log_lr[:, k]
+        frame[f"log_lr_{outcome}"] = np.nan if scoring is None else scoring.log_lr[:, k]
     return frame
 
 

@@ -139,11 +139,15 @@ def write(
 
 def _scoring_frames(results: list[TaskResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``label_model_scoring_weights`` and ``label_model_priors`` rows of the fits."""
-    _no_weights = scoring.weight_rows("", "", None)
+    _no_weights = scoring.weight_rows("", "", "", (), None)
     weight_frames, prior_rows = [], []
     for r in results:
         fit_scoring = scoring.scoring_of(r.run.label_model, r.run.class_balance_good, r.weights)
-        weight_frames.append(scoring.weight_rows(r.run.run_id, r.run.label_task, fit_scoring))
+        weight_frames.append(
+            scoring.weight_rows(
+                r.run.run_id, r.run.label_task, r.run.label_model, r.run.lf_columns, fit_scoring
+            )
+        )
         prior_rows.append(
             scoring.prior_row(r.run.run_id, r.run.label_task, r.run.label_model, fit_scoring)
         )

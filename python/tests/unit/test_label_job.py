@@ -447,7 +447,7 @@ def test_runs_record_versions_settings_and_metrics(con):
     stored = table(con, "label_model_runs", "label_task")
     no_gold = ["golden_log_loss", "golden_accuracy", "golden_auc", "golden_candidate_losses"]
     assert stored[no_gold].isna().all().all()  # no gold set: no gold metrics, no selection
-    assert (stored["n_golden"] == 0).all() and (stored["model_selected_by"] == "config").all()
+    assert (stored["n_golden"] == 0).all() and (stored["model_selected_by"] == "default").all()
     assert (stored["excluded_lfs"] == "").all()
     stored = stored.drop(columns=no_gold)
     assert not stored.drop(columns=["accuracy_vs_ratings", "auc_vs_ratings"]).isna().any().any()
@@ -787,12 +787,12 @@ def _patterns_of_task(con: duckdb.DuckDBPyConnection, task: str) -> pd.DataFrame
 
 
 def test_default_model_is_snorkel_exactly_as_before(con):
-    # The default run is Snorkel's LabelModel on the task's patterns, bit for bit: P(good) is
-    # exactly PatternLabelModel's with the job's settings, and model='snorkel' is the default.
+    # The default run (model='auto' without a gold set) is Snorkel's LabelModel on the task's
+    # patterns, bit for bit: P(good) is exactly PatternLabelModel's with the job's settings.
     from flywheel.labelmodel import PatternLabelModel
 
     runs = run_label_job(con, CFG)
-    assert LabelJobConfig().model == "snorkel"
+    assert LabelJobConfig().model == "auto"
     assert [r.label_model for r in runs] == ["snorkel", "snorkel"]
     assert con.execute("select distinct label_model from label_model_runs").fetchall() == [
         ("snorkel",)
@@ -932,7 +932,7 @@ def test_cli_model_option(project, capsys):
         args = cli.build_parser().parse_args([command, *argv])
         return cli._label_config(args, "main")
 
-    assert config("label").model == config("run").model == "snorkel"
+    assert config("label").model == config("run").model == "auto"
     assert config("label", "--model", "dawid-skene").model == "dawid-skene"
     assert config("run", "--model", "majority").model == "majority"
     project_dir, db = project

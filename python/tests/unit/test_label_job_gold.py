@@ -25,7 +25,7 @@ SPECS = {
     "lf_flip": (0.25, 0.7),
 }
 LFS = list(SPECS)
-CFG = LabelJobConfig(gold_column=None, majority_column=None)
+CFG = LabelJobConfig(gold_column=None, majority_column=None, model="snorkel")
 
 
 def build_votes(

@@ -141,12 +141,14 @@ def test_zero_probabilities_give_finite_weights_and_the_limit_probability() -> N
     assert np.all(np.isfinite(got[conflict]))
 
 
-def test_majority_has_no_weights_and_a_null_prior() -> None:
+def test_majority_names_its_lfs_without_ratios_and_has_a_null_prior() -> None:
     frame = _weights(np.full((len(LFS), 3, 2), np.nan))
     assert scoring.scoring_of("majority", float("nan"), frame) is None
-    rows = scoring.weight_rows("run", "task", None)
-    assert rows.empty
+    rows = scoring.weight_rows("run", "task", "majority", tuple(LFS), None)
+    assert list(rows["lf_name"]) == list(LFS)  # which LFs the majority counts
+    assert rows[["log_lr_abstain", "log_lr_vote_bad", "log_lr_vote_good"]].isna().all().all()
     assert list(rows.columns) == [name for name, _ in scoring.SCORING_WEIGHTS_COLUMNS]
+    assert scoring.weight_rows("run", "task", "majority", (), None).empty
     prior = scoring.prior_row("run", "task", "majority", None)
     assert np.isnan(prior["prior_good"]) and np.isnan(prior["prior_log_odds"])
 
@@ -241,7 +243,7 @@ def test_job_writes_priors_and_weights_that_score_its_patterns() -> None:
         assert diff < 1e-12
 
 
-def test_refit_replaces_the_tasks_rows_and_majority_writes_no_weights() -> None:
+def test_refit_replaces_the_tasks_rows_and_majority_writes_no_ratios() -> None:
     con = _warehouse({"alpha": 3000, "beta": 2000})
     first = run_label_job(con, LabelJobConfig(n_epochs=100))[0].run_id
     second = run_label_job(con, LabelJobConfig(model="majority", tasks=("beta",)))[0].run_id
@@ -252,7 +254,10 @@ def test_refit_replaces_the_tasks_rows_and_majority_writes_no_weights() -> None:
         priors.loc["beta", "prior_log_odds"]
     )
     weights = _rows(con, "label_model_scoring_weights")
-    assert set(weights["label_task"]) == {"alpha"} and set(weights["run_id"]) == {first}
+    assert set(weights["run_id"]) == {first, second}
+    majority = weights[weights["label_task"] == "beta"]
+    assert len(majority) == 4 and (majority["label_model"] == "majority").all()
+    assert majority["log_lr_abstain"].isna().all()  # which LFs count, no ratios
     third = run_label_job(con, LabelJobConfig(model="dawid-skene", tasks=("beta",)))[0].run_id
     weights = _rows(con, "label_model_scoring_weights")
     beta = weights[weights["label_task"] == "beta"]
