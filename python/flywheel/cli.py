@@ -74,9 +74,9 @@ def _add_label_options(parser: argparse.ArgumentParser) -> None:
         "--model", default="auto", metavar="MODEL",
         help="label model: snorkel (Snorkel's LabelModel), dawid-skene (Dawid-Skene "
         "EM, learns P(good) itself, clamps the gold set), majority (share of good votes, 0.5 "
-        "without votes) or auto (per task, the lowest log-loss on the gold set: Snorkel at "
-        "50-1000 epochs, Dawid-Skene scored out of fold, majority, then Snorkel and "
-        "Dawid-Skene with the prior from the gold set, scored out of fold; snorkel without "
+        "without votes) or auto (per task, the lowest out-of-fold log-loss on the gold set: "
+        "Snorkel at 50-1000 epochs with the prior from the gold set, Dawid-Skene with its "
+        "prior learned or from the gold set, majority; snorkel with a uniform prior without "
         "gold). Default: auto",
     )  # fmt: skip
     group.add_argument("--label-seed", type=int, default=123, help="label model seed (snorkel)")

@@ -74,9 +74,10 @@ class LabelJobConfig:
         clamped at their label), ``'majority'`` (P(good) = the share of a pattern's votes
         that are good, 0.5 without votes; no class balance), or ``'auto'``: per task, with a
         gold set, the candidate with the lowest gold log-loss (Snorkel over
-        :data:`~flywheel.label_job.select.SNORKEL_EPOCHS` and ``n_epochs``, Dawid-Skene
-        scored out of fold, majority, then Snorkel and Dawid-Skene with the prior estimated
-        from the gold set, scored out of fold; :mod:`flywheel.label_job.select`), and without
+        :data:`~flywheel.label_job.select.SNORKEL_EPOCHS` and ``n_epochs`` with the prior
+        estimated from the gold set, Dawid-Skene with its prior learned and with the gold
+        prior, majority; those that read the gold scored out of fold;
+        :func:`flywheel.label_job.select.candidates`), and without
         one :data:`~flywheel.label_job.select.AUTO_DEFAULT_WITHOUT_GOLD`. ``'auto'`` is the
         default: across the simulated worlds (``benchmarks/bench_worlds.py``, README) Snorkel
         had the best label AUC without gold in five of six worlds, and with gold the

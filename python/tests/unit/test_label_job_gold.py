@@ -201,18 +201,18 @@ def test_a_wrong_way_lf_is_learned_wrong_with_gold():
 def test_auto_picks_by_out_of_fold_gold_log_loss_deterministically(con):
     (auto,) = run_label_job(con, replace(CFG, model="auto"))
     losses = json.loads(auto.golden_candidate_losses)
-    # The gold-prior candidates: test_label_job_golden_prior.py.
+    # With gold the prior is estimated: no uniform Snorkel (test_label_job_golden_prior.py).
     assert list(losses) == [
-        "snorkel@50", "snorkel@100", "snorkel@200", "snorkel@500", "snorkel@1000",
-        "dawid-skene", "majority",
         "snorkel@50/golden-prior", "snorkel@100/golden-prior", "snorkel@200/golden-prior",
-        "snorkel@500/golden-prior", "snorkel@1000/golden-prior", "dawid-skene/golden-prior",
+        "snorkel@500/golden-prior", "snorkel@1000/golden-prior",
+        "dawid-skene", "dawid-skene/golden-prior", "majority",
     ]  # fmt: skip
     best = min(losses, key=losses.__getitem__)
     assert best == "dawid-skene" == auto.label_model
     assert auto.model_selected_by == "golden log-loss" and auto.n_golden == 300
     assert auto.golden_log_loss == pytest.approx(losses[best], abs=1e-6)
-    assert 0 < auto.golden_log_loss < losses["snorkel@500"] and auto.golden_auc > 0.9
+    assert 0 < auto.golden_log_loss < losses["snorkel@500/golden-prior"]
+    assert auto.golden_auc > 0.9
     stored = con.execute(
         "select label_model, model_selected_by, n_golden, golden_log_loss, "
         "golden_candidate_losses from label_model_runs"
@@ -275,7 +275,8 @@ def test_choose_scores_gold_trained_models_out_of_fold_and_breaks_ties_in_order(
             return FakeFit(snorkel_p)
         return FakeFit(np.array([0.6, 0.4]))
 
-    chosen = select.choose(replace(CFG, model="auto"), fit, gold)
+    # a configured prior (a number): Snorkel with it is compared beside the gold-prior one
+    chosen = select.choose(replace(CFG, model="auto", class_balance=0.5), fit, gold)
     snorkel_loss = select.log_loss(np.r_[snorkel_p, snorkel_p], y, w)
     in_sample_ds = select.log_loss(np.r_[6 / 8, 1 / 5, 6 / 8, 1 / 5], y, w)
     assert in_sample_ds < snorkel_loss < chosen.candidate_losses["dawid-skene"]
@@ -286,8 +287,8 @@ def test_choose_scores_gold_trained_models_out_of_fold_and_breaks_ties_in_order(
     # Snorkel and majority never see the gold; Dawid-Skene: 5 folds of 13 gold, and not all
     # of it: it was not chosen (nor were the gold-prior candidates, scored the same way).
     assert [c for c in calls if c[0] != "dawid-skene" and "golden-prior" not in c[0]] == [
-        (name, None) for name in ["snorkel@50", "snorkel@100", "snorkel@200", "snorkel@500",
-                                  "snorkel@1000", "majority"]
+        (name, None) for name in ["majority", "snorkel@50", "snorkel@100", "snorkel@200",
+                                  "snorkel@500", "snorkel@1000"]
     ]  # fmt: skip
     assert [c[1] for c in calls if c[0] == "dawid-skene"] == [10.0, 10.0, 10.0, 11.0, 11.0]
     assert {c[1] for c in calls if "golden-prior" in c[0]} == {10.0, 11.0}
