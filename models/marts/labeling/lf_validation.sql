@@ -15,7 +15,8 @@
       flywheel__lf_validation_max_chance_width wide): the LF is measurably close to a coin. A
       wide interval around 0.5 says only that there is too little evidence (not judged);
     - degenerate_learned_accuracy: the label model learned an accuracy within
-      flywheel__lf_validation_degenerate_margin of 0 or 1 (the fit's clamp: "never wrong").
+      flywheel__lf_validation_degenerate_margin of 0 or 1 (the fit's clamp: "never wrong")
+      that the evidence does not back (outside the accuracy interval, or not judged).
 
     Accuracy is judged against gold when the LF voted on at least flywheel__lf_validation_min_votes
     gold outputs, else against the explicit ratings (biased: users rate when annoyed) when it
@@ -198,7 +199,11 @@ flagged as (
             false
         ) as is_no_better_than_chance,
         coalesce(
-            learned_accuracy >= 1 - {{ margin }} or learned_accuracy <= {{ margin }},
+            (learned_accuracy >= 1 - {{ margin }} or learned_accuracy <= {{ margin }})
+            -- unless the evidence agrees (e.g. right on every one of its gold votes)
+            and not coalesce(
+                learned_accuracy between judged_accuracy_lower - 1e-9 and judged_accuracy_upper + 1e-9, false
+            ),
             false
         ) as is_degenerate_learned_accuracy
     from with_evidence
