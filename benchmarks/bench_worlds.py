@@ -309,6 +309,14 @@ def table(scores: list[Score], checks: list[LfCheck]) -> str:
                 if wrong else ""
             )
         )  # fmt: skip
+    gold = [
+        s.prior_error for s in scores if s.method == "default + gold" and s.prior_error is not None
+    ]
+    if gold:
+        notes.append(
+            f"default + gold: class prior within 0.05 of the truth on "
+            f"{sum(e <= 0.05 for e in gold)} of {len(gold)} tasks (largest error {max(gold):.3f})"
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for k, row in enumerate(rows):

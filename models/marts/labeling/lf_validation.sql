@@ -276,9 +276,9 @@ final as (
                 || ' (flywheel__lfs_excluded_from_fit).'
             when is_degenerate_learned_accuracy
                 then
-                'The label model treats it as never wrong (learned accuracy at the clamp):'
-                || ' check it against gold; if gold disagrees leave it out of the fit,'
-                || ' or fit with --model dawid-skene or auto.'
+                'The label model treats it as never wrong (learned accuracy at the clamp) and the'
+                || ' evidence does not back that: add or grow a gold set (flywheel run --golden FILE),'
+                || ' which --model auto uses to estimate the prior and pick a better-calibrated fit.'
             when accuracy_source is null
                 then
                 'Not enough evidence to judge it: it voted on fewer than {{ min_votes }} gold'
