@@ -87,3 +87,52 @@ def test_a_flagged_lf_is_left_out_of_the_fit_by_config(exploratory) -> None:
     assert "lf_search_rephrased" in excluded and excluded == flagged
     assert not fitted & flagged
     assert "left out: " in printed
+
+
+def test_with_gold_rare_good_outputs_get_the_class_prior_right(
+    tmp_path: Path, copy_project: Callable[[Path], Path]
+) -> None:
+    # 10-15% of outputs are good: a uniform prior leaves every weakly voted output near a coin
+    # flip; with 200 gold outputs a task, --model auto (the default) estimates the prior.
+    root = copy_project(tmp_path / "rare")
+    sim = simulate(root / "data", n_events=60_000, seed=5, world="rare_good", golden_size=200)
+    assert sim.golden_path is not None
+    db = root / "warehouse.duckdb"
+    run_args = [
+        "run",
+        "--project-dir",
+        str(root),
+        "--db",
+        str(db),
+        "--events",
+        str(sim.events_path),
+    ]
+    project = load_project(root, db)
+    accuracy = {}
+    for gold in (False, True):
+        _cli(*run_args, *(["--golden", str(sim.golden_path)] if gold else []))
+        rows = _query(
+            project,
+            f"""
+            select l.label_task, avg(t.is_good::int), avg(((l.p_good >= 0.5) = t.is_good)::int)
+            from probabilistic_labels as l
+            inner join read_parquet('{sim.truth_path}') as t using (output_id)
+            where l.output_id not in (select output_id from read_csv('{sim.golden_path}'))
+            group by all order by all
+            """,
+        )
+        priors = dict(
+            _query(
+                project,
+                "select label_task, class_balance_good from label_model_runs "
+                "qualify row_number() over (partition by label_task order by fitted_at desc) = 1",
+            )
+        )
+        for task, true_share, acc in rows:
+            assert 0.05 < true_share < 0.2, task
+            if gold:
+                assert abs(priors[task] - true_share) < 0.05, (task, priors[task], true_share)
+                assert acc > accuracy[task] + 0.1, task  # the prior moves every weak label
+            else:
+                assert priors[task] == 0.5
+            accuracy[task] = acc
