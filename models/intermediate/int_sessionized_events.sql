@@ -11,17 +11,19 @@ events as (
     select * from {{ ref('stg_events') }}
 ),
 
-with_previous as (
+with_neighbours as (
+    -- one pass in user order: the previous and next client times, and the row's place
     select
         *,
-        lag(occurred_at) over (
-            partition by user_id
-            order by occurred_at, received_at, event_id
-        ) as previous_occurred_at
+        lag(occurred_at) over user_order as previous_occurred_at,
+        lead(occurred_at) over user_order as next_occurred_at,
+        row_number() over user_order as user_event_number
     from events
+    window user_order as (partition by user_id order by occurred_at, received_at, event_id)
 ),
 
 flagged as (
+    -- a session starts after a gap (or at the user's first event) and ends before one
     select
         *,
         case
@@ -30,31 +32,41 @@ flagged as (
                 {{ flywheel.seconds_between('previous_occurred_at', 'occurred_at') }}
                 > {{ var('flywheel__session_gap_minutes') }} * 60 then 1
             else 0
-        end as is_session_start
-    from with_previous
-),
-
-numbered as (
-    select
-        *,
-        sum(is_session_start) over (
-            partition by user_id
-            order by occurred_at, received_at, event_id
-            rows between unbounded preceding and current row
-        ) as user_session_number
-    from flagged
+        end as is_session_start,
+        case
+            when next_occurred_at is null then true
+            when
+                {{ flywheel.seconds_between('occurred_at', 'next_occurred_at') }}
+                > {{ var('flywheel__session_gap_minutes') }} * 60 then true
+            else false
+        end as is_session_end
+    from with_neighbours
 ),
 
 bounded as (
+    -- a second pass in the same order (instead of a third, per session): occurred_at never
+    -- decreases in it, so the session's first time is its last start's so far, its last time
+    -- the first end from here on, and the position counts from the last start
     select
         *,
-        min(occurred_at) over (partition by user_id, user_session_number) as session_started_at,
-        max(occurred_at) over (partition by user_id, user_session_number) as session_ended_at,
-        row_number() over (
-            partition by user_id, user_session_number
+        sum(is_session_start) over running as user_session_number,
+        max(case when is_session_start = 1 then occurred_at end) over running as session_started_at,
+        min(case when is_session_end then occurred_at end) over remaining as session_ended_at,
+        user_event_number
+        - max(case when is_session_start = 1 then user_event_number end) over running
+        + 1 as position_in_session
+    from flagged
+    window
+        running as (
+            partition by user_id
             order by occurred_at, received_at, event_id
-        ) as position_in_session
-    from numbered
+            rows between unbounded preceding and current row
+        ),
+        remaining as (
+            partition by user_id
+            order by occurred_at, received_at, event_id
+            rows between current row and unbounded following
+        )
 ),
 
 final as (

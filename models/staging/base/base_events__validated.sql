@@ -32,14 +32,25 @@
 {%- set max_integer = 2147483647 -%}
 {%- set build_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
 -- depends_on: {{ source('flywheel', 'raw_events') }}
-{#- pseudonymized ids are computed once, in the build (the salt lives only in dbt's session):
-    the views downstream then read stored hashes -#}
-{{ config(materialized='table' if var('flywheel__pseudonymize_user_id') else 'view') }}
+{#- a table: the raw file is parsed (JSON, times, trimming) once per build, and the staging
+    views and their tests read stored rows; pseudonymized ids are computed in the build too
+    (the salt lives only in dbt's session), so the views downstream read stored hashes -#}
+{{ config(materialized='table') }}
 
 with
 
 raw_events as (
     select * from {{ flywheel.raw_events() }} as raw_events
+),
+
+repeated_event_ids as (
+    -- event_ids that arrive more than once (valid or not): only their rows need ranking; read
+    -- in a scan of their own, one column, so the wide rows are not kept for it
+    select {{ flywheel.clean_text('raw_ids.event_id') }} as event_id
+    from {{ flywheel.raw_events() }} as raw_ids
+    where {{ flywheel.clean_text('raw_ids.event_id') }} is not null
+    group by {{ flywheel.clean_text('raw_ids.event_id') }}
+    having count(*) > 1
 ),
 
 event_types as (
@@ -204,17 +215,32 @@ validated as (
 
 ranked as (
     -- the first delivery of an event_id is kept: by arrival, then client time, then the row's
-    -- hash (a total order: identical builds keep the identical row)
+    -- hash (a total order: identical builds keep the identical row). A valid row whose
+    -- event_id arrived once is its first delivery; only the few repeated ids are ranked (a
+    -- window over every wide row was the slowest step of the build)
     select
-        *,
+        validated.*,
+        case when validated.row_rejection_reason is null then 1 end as delivery_number
+    from validated
+    where not exists (
+            select 1 from repeated_event_ids
+            where repeated_event_ids.event_id = validated.event_id
+        )
+    union all
+    select
+        validated.*,
         case
-            when row_rejection_reason is null
+            when validated.row_rejection_reason is null
                 then row_number() over (
-                    partition by event_id, row_rejection_reason is null
-                    order by received_at, occurred_at, row_hash
+                    partition by validated.event_id, validated.row_rejection_reason is null
+                    order by validated.received_at, validated.occurred_at, validated.row_hash
                 )
         end as delivery_number
     from validated
+    where exists (
+            select 1 from repeated_event_ids
+            where repeated_event_ids.event_id = validated.event_id
+        )
 ),
 
 owners as (
