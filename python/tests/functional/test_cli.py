@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from flywheel.cli import main
+from flywheel.lf_flags import LfFlag, format_lf_flags, read_lf_flags
 from flywheel.readme import evaluate_block, read_blocks
 from flywheel.summary import format_summary, summarize
 
@@ -34,6 +35,20 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 @pytest.fixture(autouse=True)
+def con_flags(built) -> list[LfFlag] | None:
+    con = built.connect()
+    try:
+        return read_lf_flags(con, built.project.schema)
+    finally:
+        con.close()
+
+
+def _printed(summaries, flags: list[LfFlag] | None) -> str:
+    """What run and summary print last: the summary table, then the flagged LFs if any."""
+    text = format_lf_flags(flags)
+    return format_summary(summaries) + ("\n\n" + text if text else "") + "\n"
+
+
 def _restore_warehouse_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI exports FLYWHEEL_DUCKDB_PATH (for dbt): undo it after each test."""
     monkeypatch.setenv("FLYWHEEL_DUCKDB_PATH", "unset-by-test")
@@ -92,7 +107,7 @@ def test_run_on_an_events_file_prints_the_summary_of_what_it_built(built) -> Non
     finally:
         con.close()
     assert [s.label_task for s in summaries] == TASKS
-    assert built.stdout.endswith("\n" + format_summary(summaries) + "\n")
+    assert built.stdout.endswith("\n" + _printed(summaries, con_flags(built)))
     assert all(s.label_model_auc is not None for s in summaries), "scored against --truth"
     assert sum(s.n_outputs for s in summaries) == n_labelled >= 0.95 * built.sim.n_outputs
     assert "dbt build" in built.stdout and "label job" in built.stdout  # progress lines
@@ -115,7 +130,8 @@ def test_summary_prints_summarize(
 ) -> None:
     assert main(_cli(built, warehouse, "summary")) == 0
     out = capsys.readouterr().out
-    assert out == format_summary(summarize(reader, built.project.schema)) + "\n"
+    flags = read_lf_flags(reader, built.project.schema)
+    assert out == _printed(summarize(reader, built.project.schema), flags)
     assert [line.split()[0] for line in out.splitlines()[1:]] == TASKS
 
 
@@ -126,7 +142,7 @@ def test_summary_with_truth_prints_the_scores(
     assert main(_cli(built, warehouse, "summary", "--truth", str(truth))) == 0
     out = capsys.readouterr().out
     summaries = summarize(reader, built.project.schema, truth)
-    assert out == format_summary(summaries) + "\n"
+    assert out == _printed(summaries, read_lf_flags(reader, built.project.schema))
     for summary in summaries:
         line = next(row for row in out.splitlines() if row.startswith(summary.label_task))
         assert f"{summary.label_model_auc:.3f}" in line.split("|")[2]
@@ -275,6 +291,7 @@ def test_label_one_task(built, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert out == [
         f"search_result: {n_rows:,} outputs, {n_patterns:,} patterns, {n_lfs} LFs "
         f"-> label_model_patterns (run {run_id})",
+        "  snorkel (by default)",  # --model auto without a gold set
         "next: dbt build --selector after_labels",
     ]
     assert n_rows == n_votes and (seed, epochs) == (9, 50)

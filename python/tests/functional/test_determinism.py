@@ -30,10 +30,13 @@ SCHEMA = "main"
 NO_TESTS = ["--exclude-resource-type", "test", "unit_test"]
 
 
-def _build(root: Path, events_path: Path) -> Project:
-    """``flywheel run``'s steps on a fresh project copy and warehouse."""
+def _build(root: Path, events_path: Path, golden_path: Path) -> Project:
+    """``flywheel run --golden``'s steps on a fresh project copy and warehouse."""
     project = load_project(root, root / "warehouse.duckdb")
-    dbt_vars = {"flywheel__events_path": str(events_path)}
+    dbt_vars = {
+        "flywheel__events_path": str(events_path),
+        "flywheel__golden_labels_path": str(golden_path),
+    }
     run_dbt(
         project,
         ["build", "--selector", BEFORE_LABELS, *NO_TESTS],
@@ -54,9 +57,15 @@ def _build(root: Path, events_path: Path) -> Project:
 @pytest.fixture(scope="module")
 def two_builds(tmp_path_factory: pytest.TempPathFactory, copy_project) -> tuple[Project, Project]:
     # the smallest stream whose every relation has rows (drift flags, calibration bins, ratings)
-    sim = simulate(tmp_path_factory.mktemp("events"), n_events=5_000, seed=5)
-    first = _build(copy_project(tmp_path_factory.mktemp("first")), sim.events_path)
-    second = _build(copy_project(tmp_path_factory.mktemp("second")), sim.events_path)
+    sim = simulate(tmp_path_factory.mktemp("events"), n_events=5_000, seed=5, golden_size=50)
+    assert sim.golden_path is not None
+    with sim.golden_path.open("a") as gold:  # and a row for the quarantine
+        gold.write("o_unknown,maybe,someone\n")
+    builds = [
+        _build(copy_project(tmp_path_factory.mktemp(name)), sim.events_path, sim.golden_path)
+        for name in ("first", "second")
+    ]
+    first, second = builds
     return first, second
 
 

@@ -420,5 +420,5 @@ def test_cli_gold_and_exclusion_options_map_to_the_config(capsys):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["label", "--help"])
     help_text = "".join(capsys.readouterr().out.split())  # wherever argparse wraps
-    assert "orauto(pertask,thelowestlog-lossonthegoldset" in help_text
+    assert "orauto(pertask,thelowestout-of-foldlog-lossonthegoldset" in help_text
     assert "--exclude-lfNAME" in help_text and "--exclude-flagged" in help_text
