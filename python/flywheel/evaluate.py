@@ -51,7 +51,8 @@ without it).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,13 +66,16 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from flywheel.dbt import RELABEL_HINT
 from flywheel.errors import FlywheelError
-from flywheel.metrics import accuracy, auc, brier
 from flywheel.warehouse import (
+    Scores,
     attach_truth,
+    first_line,
     progress_bar_off,
     qualified,
     quote_identifier,
+    quote_literal,
     require_table,
+    scores_by_group,
 )
 
 #: the training arms, in table order: (name, description)
@@ -93,6 +97,22 @@ OVERALL = "overall"
 TEMPLATE_WORD_SHARE = 0.2
 #: inverse regularisation strength of every arm's logistic regression (sklearn's default)
 C = 1.0
+#: most outputs one arm trains on per task (and the task's feature scaling is fitted on): above
+#: it, a sample seeded by ``seed``. The default sample's arms train on at most ~25k outputs per
+#: task, far below it, so they are never sampled.
+MAX_TRAIN_ROWS = 200_000
+#: held-out outputs predicted per batch (they are streamed from the warehouse, never all held)
+SCORE_BATCH_ROWS = 65_536
+#: the train-split rows of each arm, as SQL over the features (see the module docstring)
+ARM_ROWS: dict[str, str] = {
+    "ratings": "explicit_label is not null",
+    "majority": "coalesce(is_covered, false) and p_good_majority is not null "
+    "and p_good_majority != 0.5",
+    "probabilistic": "coalesce(is_covered, false) and p_good is not null",
+    "truth": "is_good is not null",
+}
+#: the temporary table of every arm's held-out predictions (scored in SQL)
+_PREDICTIONS = "_flywheel_evaluate_predictions"
 
 _FEATURES_SQL = """
 with
@@ -217,7 +237,7 @@ final as (
     left join {truth} as truth on examples.output_id = truth.output_id
 )
 
-select * from final order by output_id
+select * from final order by label_task, split, output_id
 """
 _BAG_OF_WORDS_SQL = """
         array_to_string(examples.output_tokens, ' ') || ' '
@@ -268,8 +288,14 @@ def evaluate(
     seed: int = 0,
     bag_of_words: bool = False,
     arms: Sequence[str] | None = None,
+    max_train_rows: int = MAX_TRAIN_ROWS,
 ) -> EvaluationResult:
     """Train the same classifier on each label source, score it against held-out truth.
+
+    Memory stays flat in the number of outputs: the features are computed in SQL and written
+    to a temporary parquet file, each arm trains on at most ``max_train_rows`` outputs per
+    task, the held-out outputs are predicted batch by batch, and every score is aggregated in
+    SQL (:func:`flywheel.warehouse.scores_by_group`).
 
     Parameters
     ----------
@@ -280,40 +306,69 @@ def evaluate(
         simulator's ``truth.parquet``).
     seed
         ``random_state`` of the classifiers (the lbfgs solver is deterministic: the results
-        do not depend on it today; it is recorded for when a randomised step is added).
+        do not depend on it unless a sample is drawn), and the seed of the training samples.
     bag_of_words
         Add hashed bag-of-words features of the request and output words (see the module
         docstring: they carry almost no signal on simulated data).
     arms
         Subset of ``ratings``, ``majority``, ``probabilistic``, ``truth`` (default: all).
+    max_train_rows
+        Most outputs an arm trains on per task (default :data:`MAX_TRAIN_ROWS`); above it, a
+        sample seeded by ``seed`` (a note says so). The held-out outputs are all scored.
     """
     known_arms = [name for name, _ in ARMS]
     arms = list(arms) if arms is not None else known_arms
     unknown = sorted(set(arms) - set(known_arms))
     if unknown:
         raise FlywheelError(f"unknown arm(s) {', '.join(unknown)}: use {', '.join(known_arms)}")
-    frame = load_features(con, schema, truth_path, bag_of_words=bag_of_words)
-    notes: list[str] = []
-    train_all = frame[frame["split"] == "train"]
-    eval_all = frame[frame["split"] == "eval"]
-    n_missing = int(eval_all["is_good"].isna().sum())
-    if n_missing == len(eval_all):
+    if max_train_rows < 1:
+        raise FlywheelError(f"max_train_rows must be at least 1, not {max_train_rows}")
+    with tempfile.TemporaryDirectory(prefix="flywheel-evaluate-") as tmp:
+        features = write_features(
+            con, schema, truth_path, Path(tmp) / "features.parquet", bag_of_words=bag_of_words
+        )
+        try:
+            return _evaluate(con, features, truth_path, arms, seed, bag_of_words, max_train_rows)
+        finally:
+            con.execute(f"drop table if exists {_PREDICTIONS}")
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    features: str,
+    truth_path: Path | str,
+    arms: Sequence[str],
+    seed: int,
+    bag_of_words: bool,
+    max_train_rows: int,
+) -> EvaluationResult:
+    """:func:`evaluate` on the features written by :func:`write_features`."""
+    n_eval, n_missing = _one(
+        con,
+        "select count(*) filter (where split = 'eval'), "
+        f"count(*) filter (where split = 'eval' and is_good is null) from {features}",
+    )
+    if n_missing == n_eval:
         raise FlywheelError(
-            f"none of the {len(eval_all):,} eval-split outputs is in the truth file "
+            f"none of the {n_eval:,} eval-split outputs is in the truth file "
             f"{truth_path}: is it the truth of the events this warehouse was built from?"
         )
+    notes: list[str] = []
     if n_missing:
         notes.append(f"{n_missing:,} eval-split outputs have no truth and are not scored")
-    eval_all = eval_all[eval_all["is_good"].notna()]
-
-    tasks = sorted(frame["label_task"].dropna().unique())
-    scores = _score_arms(arms, tasks, train_all, eval_all, seed, bag_of_words, notes)
+    tasks = sorted(
+        str(task)
+        for (task,) in con.execute(
+            f"select distinct label_task from {features} where label_task is not null"
+        ).fetchall()
+    )
+    scorer = _ArmScorer(con, features, arms, seed, bag_of_words, max_train_rows, notes)
     return EvaluationResult(
-        scores=scores,
+        scores=scorer.score(tasks),
         tasks=tasks,
         features=[*CATEGORICAL_FEATURES, *NUMERIC_FEATURES]
         + (["hashed bag of words"] if bag_of_words else []),
-        feature_auc=_feature_auc(train_all),
+        feature_auc=_feature_auc(con, features),
         seed=seed,
         n_eval_without_truth=n_missing,
         notes=notes,
@@ -329,14 +384,17 @@ class EvaluateConfig:
     truth_path
         Per-output truth file (``output_id``, ``is_good``).
     seed
-        ``random_state`` of the classifiers.
+        ``random_state`` of the classifiers, and the seed of the training samples.
     bag_of_words
         Add hashed bag-of-words features (slow).
+    max_train_rows
+        Most outputs an arm trains on per task (a seeded sample above it).
     """
 
     truth_path: Path
     seed: int = 0
     bag_of_words: bool = False
+    max_train_rows: int = MAX_TRAIN_ROWS
 
 
 def run_evaluation(
@@ -344,59 +402,169 @@ def run_evaluation(
 ) -> EvaluationResult:
     """:func:`evaluate` with the settings of an :class:`EvaluateConfig`."""
     return evaluate(
-        con, schema, config.truth_path, seed=config.seed, bag_of_words=config.bag_of_words
+        con,
+        schema,
+        config.truth_path,
+        seed=config.seed,
+        bag_of_words=config.bag_of_words,
+        max_train_rows=config.max_train_rows,
     )
 
 
-def _score_arms(
-    arms: Sequence[str],
-    tasks: Sequence[str],
-    train_all: pd.DataFrame,
-    eval_all: pd.DataFrame,
-    seed: int,
-    bag_of_words: bool,
-    notes: list[str],
-) -> list[ArmScore]:
-    """Every arm fitted and scored per task, then pooled over the tasks (``overall``)."""
-    scores: list[ArmScore] = []
-    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {arm: [] for arm in arms}
-    n_train_total = dict.fromkeys(arms, 0)
-    for task in tasks:
-        train = train_all[train_all["label_task"] == task]
-        held_out = eval_all[eval_all["label_task"] == task]
-        if held_out.empty:
-            notes.append(f"{task}: no held-out outputs with truth, not scored")
-            continue
-        if train.empty:
-            notes.append(f"{task}: no train-split outputs, not scored")
-            continue
-        encode = _Encoder(train, bag_of_words=bag_of_words)
-        x_eval = encode(held_out)
-        y_eval = held_out["is_good"].to_numpy(dtype=bool)
-        for arm in arms:
-            rows, y, weight, n_outputs = _training_set(arm, train)
-            p, note = _fit_predict(encode, rows, y, weight, x_eval, seed)
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[int]:
+    """The one row of an aggregate query, as integers."""
+    row = con.execute(sql, list(params)).fetchone()
+    assert row is not None  # an aggregate without group by has one row
+    return [int(value) for value in row]
+
+
+#: P(good) of a batch of encoded held-out rows
+Predictor = Callable[[sp.csr_matrix], np.ndarray]
+
+
+class _ArmScorer:
+    """Every arm fitted per task on (a sample of) its train split, its held-out predictions
+    written to a temporary table, then scored in SQL per task and pooled (``overall``)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        features: str,
+        arms: Sequence[str],
+        seed: int,
+        bag_of_words: bool,
+        max_train_rows: int,
+        notes: list[str],
+    ) -> None:
+        self.con, self.features, self.arms, self.seed = con, features, list(arms), seed
+        self.bag_of_words, self.max_rows, self.notes = bag_of_words, max_train_rows, notes
+        self.columns = [*CATEGORICAL_FEATURES, *NUMERIC_FEATURES] + (
+            ["words"] if bag_of_words else []
+        )
+
+    def score(self, tasks: Sequence[str]) -> list[ArmScore]:
+        """Per task and arm, then per arm pooled over the tasks, in that order."""
+        self.con.execute(
+            f"create or replace temp table {_PREDICTIONS} "
+            "(arm varchar, label_task varchar, p double, is_good integer)"
+        )
+        n_train = {arm: dict[str, int]() for arm in self.arms}
+        for task in tasks:
+            for arm, n in self._predict_task(task).items():
+                n_train[arm][task] = n
+        per_task = scores_by_group(self.con, _PREDICTIONS, ["arm", "label_task"], "p", "is_good")
+        pooled = scores_by_group(self.con, _PREDICTIONS, ["arm"], "p", "is_good")
+        scores = [
+            _arm_score(arm, task, n_train[arm][task], per_task[(arm, task)])
+            for task in tasks
+            for arm in self.arms
+            if task in n_train[arm]
+        ]
+        scores += [
+            _arm_score(arm, OVERALL, sum(n_train[arm].values()), pooled[(arm,)])
+            for arm in self.arms
+            if (arm,) in pooled
+        ]
+        return scores
+
+    def _predict_task(self, task: str) -> dict[str, int]:
+        """Fit every arm on ``task``, predict its held-out outputs; ``{arm: n_train}``."""
+        n_train, n_held_out = _one(
+            self.con,
+            "select count(*) filter (where split = 'train'), "
+            "count(*) filter (where split = 'eval' and is_good is not null) "
+            f"from {self.features} where label_task = ?",
+            [task],
+        )
+        if n_held_out == 0:
+            self.notes.append(f"{task}: no held-out outputs with truth, not scored")
+            return {}
+        if n_train == 0:
+            self.notes.append(f"{task}: no train-split outputs, not scored")
+            return {}
+        encode = _Encoder(
+            self._train_rows(task, "true", self.columns), bag_of_words=self.bag_of_words
+        )
+        predictors: dict[str, Predictor] = {}
+        counts: dict[str, int] = {}
+        for arm in self.arms:
+            rows, y, weight, n_outputs = _training_set(
+                arm, self._train_rows(task, ARM_ROWS[arm], [*self.columns, *_TARGETS], arm)
+            )
+            predictors[arm], note = _fit(encode, rows, y, weight, self.seed)
             if note:
-                notes.append(f"{task}, {arm}: {note}")
-            pooled[arm].append((p, y_eval))
-            n_train_total[arm] += n_outputs
-            scores.append(_score(arm, task, n_outputs, p, y_eval))
-    for arm in arms:
-        if pooled[arm]:
-            p = np.concatenate([p for p, _ in pooled[arm]])
-            y = np.concatenate([y for _, y in pooled[arm]])
-            scores.append(_score(arm, OVERALL, n_train_total[arm], p, y))
-    return scores
+                self.notes.append(f"{task}, {arm}: {note}")
+            counts[arm] = n_outputs
+        self._predict(task, encode, predictors)
+        return counts
+
+    def _train_rows(
+        self, task: str, where: str, columns: Sequence[str], arm: str | None = None
+    ) -> pd.DataFrame:
+        """``task``'s train-split rows matching ``where`` in ``output_id`` order: all of them,
+        or above ``max_train_rows`` a sample seeded by ``seed`` (noted for an arm)."""
+        source = f"from {self.features} where label_task = ? and split = 'train' and ({where})"
+        (n_rows,) = _one(self.con, f"select count(*) {source}", [task])
+        cols = ", ".join(quote_identifier(c) for c in ["output_id", *dict.fromkeys(columns)])
+        params: list[object] = [task]
+        if n_rows <= self.max_rows:
+            sql = f"select {cols} {source} order by output_id"
+        else:
+            sql = (
+                f"select {cols} from (select * {source} order by hash(output_id, ?), output_id "
+                "limit ?) order by output_id"
+            )
+            params += [self.seed, self.max_rows]
+            if arm is not None:
+                self.notes.append(
+                    f"{task}, {arm}: trained on a sample of {self.max_rows:,} of its "
+                    f"{n_rows:,} outputs (seed {self.seed})"
+                )
+        return self.con.execute(sql, params).df()
+
+    def _predict(self, task: str, encode: _Encoder, predictors: dict[str, Predictor]) -> None:
+        """Stream ``task``'s held-out outputs in batches; write each arm's P(good)."""
+        cols = ", ".join(quote_identifier(c) for c in [*self.columns, "is_good"])
+        reader = (
+            self.con.cursor()
+            .sql(
+                f"select {cols} from {self.features} where label_task = $task "
+                "and split = 'eval' and is_good is not null order by output_id",
+                params={"task": task},
+            )
+            .to_arrow_reader(SCORE_BATCH_ROWS)
+        )
+        for batch in reader:
+            rows = batch.to_pandas()
+            x = encode(rows)
+            y = rows["is_good"].to_numpy(dtype=int)
+            for arm, predict in predictors.items():
+                predicted = pd.DataFrame(
+                    {"arm": arm, "label_task": task, "p": predict(x), "is_good": y}
+                )
+                self.con.register("_flywheel_evaluate_batch", predicted)
+                try:
+                    self.con.execute(
+                        f"insert into {_PREDICTIONS} select * from _flywheel_evaluate_batch"
+                    )
+                finally:
+                    self.con.unregister("_flywheel_evaluate_batch")
 
 
-def load_features(
+#: the columns the arms' targets and weights are read from
+_TARGETS: tuple[str, ...] = ("explicit_label", "p_good_majority", "p_good", "is_good")
+
+
+def write_features(
     con: duckdb.DuckDBPyConnection,
     schema: str,
     truth_path: Path | str,
+    out_path: Path,
     *,
     bag_of_words: bool = False,
-) -> pd.DataFrame:
-    """One row per labelled output: split, task, labels, serving-time features and truth.
+) -> str:
+    """One row per labelled output (split, task, labels, serving-time features, truth),
+    computed in SQL and written to the parquet file ``out_path``, streamed by DuckDB.
 
     Parameters
     ----------
@@ -404,13 +572,16 @@ def load_features(
         The built warehouse (``labeled_examples`` is read).
     truth_path
         Per-output truth, read once with :func:`flywheel.warehouse.attach_truth`.
+    out_path
+        The parquet file to write (a temporary file: :func:`evaluate` deletes it).
     bag_of_words
         Add the ``words`` column (output words and ``q_``-prefixed request words).
 
     Returns
     -------
-    pandas.DataFrame
-        Ordered by ``output_id``; ``is_good`` is null for outputs the truth file lacks.
+    str
+        SQL reading the file (``read_parquet(...)``), ordered by task, split and
+        ``output_id``; ``is_good`` is null for outputs the truth file lacks.
     """
     require_table(con, schema, "labeled_examples", "run `flywheel run` first")
     truth = attach_truth(con, truth_path)
@@ -420,36 +591,35 @@ def load_features(
         template_share=TEMPLATE_WORD_SHARE,
         bag_of_words=_BAG_OF_WORDS_SQL if bag_of_words else "",
     )
-    with progress_bar_off(con):
-        frame = con.execute(sql).df()
-    if frame.empty:
+    try:
+        with progress_bar_off(con):
+            con.execute(f"copy ({sql}) to ? (format parquet)", [str(out_path)])
+    except (duckdb.IOException, OSError) as exc:
+        raise FlywheelError(f"cannot write the features to {out_path}: {first_line(exc)}") from exc
+    features = f"read_parquet({quote_literal(str(out_path))})"
+    n_rows, n_p_good = _one(con, f"select count(*), count(p_good) from {features}")
+    if n_rows == 0:
         raise FlywheelError(f"{schema}.labeled_examples is empty: nothing to evaluate")
-    if frame["p_good"].isna().all():
+    if n_p_good == 0:
         raise FlywheelError(f"labeled_examples has no p_good: {RELABEL_HINT}")
-    return frame
+    return features
 
 
-def _training_set(
-    arm: str, train: pd.DataFrame
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
-    """The rows, 0/1 targets and sample weights of one arm, and how many outputs they are."""
+def _training_set(arm: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
+    """The rows, 0/1 targets and sample weights of one arm (its rows: :data:`ARM_ROWS`), and
+    how many outputs they are."""
     if arm == "ratings":
-        rows = train[train["explicit_label"].notna()]
         y = rows["explicit_label"].to_numpy(dtype=int)
         return rows, y, np.ones(len(rows)), len(rows)
     if arm == "majority":
-        majority = train["p_good_majority"]
-        rows = train[train["is_covered"].fillna(False) & majority.notna() & (majority != 0.5)]
         y = (rows["p_good_majority"] > 0.5).to_numpy(dtype=int)
         return rows, y, np.ones(len(rows)), len(rows)
     if arm == "probabilistic":
-        rows = train[train["is_covered"].fillna(False) & train["p_good"].notna()]
         p = rows["p_good"].to_numpy(dtype=float)
         # soft target: each output once as good (weight p) and once as bad (weight 1 - p)
         doubled = pd.concat([rows, rows])
         y = np.concatenate([np.ones(len(rows), dtype=int), np.zeros(len(rows), dtype=int)])
         return doubled, y, np.concatenate([p, 1.0 - p]), len(rows)
-    rows = train[train["is_good"].notna()]
     return rows, rows["is_good"].to_numpy(dtype=int), np.ones(len(rows)), len(rows)
 
 
@@ -477,49 +647,58 @@ class _Encoder:
         return sp.hstack(parts).tocsr()
 
 
-def _fit_predict(
+def _fit(
     encode: _Encoder,
     rows: pd.DataFrame,
     y: np.ndarray,
     weight: np.ndarray,
-    x_eval: sp.csr_matrix,
     seed: int,
-) -> tuple[np.ndarray, str | None]:
-    """P(good) of the held-out rows; a constant (the label mean) when one class is missing."""
-    n_eval = x_eval.shape[0]
+) -> tuple[Predictor, str | None]:
+    """P(good) of encoded rows; a constant (the label mean) when one class is missing."""
     if len(rows) == 0:
-        return np.full(n_eval, 0.5), "no training labels: scored as a coin flip"
+        return _constant(0.5), "no training labels: scored as a coin flip"
     positive = float(np.sum(weight * y))
     negative = float(np.sum(weight * (1 - y)))
     if positive <= 0 or negative <= 0:
         share = positive / (positive + negative) if positive + negative > 0 else 0.5
-        return np.full(n_eval, share), "one class only: scored as a constant"
+        return _constant(share), "one class only: scored as a constant"
     model = LogisticRegression(C=C, max_iter=2000, random_state=seed)
     model.fit(encode(rows), y, sample_weight=weight)
-    return model.predict_proba(x_eval)[:, 1], None
+    return lambda x: np.asarray(model.predict_proba(x)[:, 1], dtype=float), None
 
 
-def _score(arm: str, task: str, n_train: int, p: np.ndarray, y: np.ndarray) -> ArmScore:
+def _constant(value: float) -> Predictor:
+    return lambda x: np.full(x.shape[0], value)
+
+
+def _arm_score(arm: str, task: str, n_train: int, scores: Scores) -> ArmScore:
     return ArmScore(
         arm=arm,
         label_task=task,
         n_train=n_train,
-        n_eval=len(y),
-        accuracy=accuracy(p, y),
-        auc=auc(p, y),
-        brier=brier(p, y),
-        true_good_share=float(np.mean(y)) if len(y) else float("nan"),
+        n_eval=scores.n,
+        accuracy=scores.accuracy,
+        auc=scores.auc,
+        brier=scores.brier,
+        true_good_share=scores.good_share,
     )
 
 
-def _feature_auc(train: pd.DataFrame) -> dict[str, float]:
-    """ROC AUC of each numeric feature alone against the truth, on the train split."""
-    scored = train[train["is_good"].notna()]
-    y = scored["is_good"].to_numpy(dtype=bool)
-    out = {name: auc(scored[name].to_numpy(float), y) for name in NUMERIC_FEATURES}
+def _feature_auc(con: duckdb.DuckDBPyConnection, features: str) -> dict[str, float]:
+    """ROC AUC of each numeric feature alone against the truth, on the train split (in SQL)."""
     # the model version as a score: its good share (how much the version alone tells)
-    share = scored.groupby(["label_task", "model_version"])["is_good"].transform("mean")
-    out["model_version"] = auc(share.to_numpy(float), y)
+    train = (
+        "(select *, avg(is_good) over (partition by label_task, model_version) "
+        f"as model_version_share from {features} "
+        "where split = 'train' and is_good is not null) as train"
+    )
+    out = {}
+    for name, column in [
+        *((n, n) for n in NUMERIC_FEATURES),
+        ("model_version", "model_version_share"),
+    ]:
+        found = scores_by_group(con, train, ["split"], quote_identifier(column), "is_good")
+        out[name] = found[("train",)].auc if found else math.nan
     return out
 
 

@@ -68,7 +68,11 @@ class Project:
         Returns
         -------
         duckdb.DuckDBPyConnection
-            In the UTC time zone; close it (or use it as a context manager).
+            In the UTC time zone, with the ``settings`` of the profile's target applied the
+            way dbt-duckdb applies them (``SET key = 'value'`` after a plain
+            ``duckdb.connect``: a connection in the same process as dbt must open the file
+            with the same configuration), so DuckDB's ``threads`` and ``memory_limit`` are
+            the profile's; close it (or use it as a context manager).
         """
         if (read_only or not create) and not self.db_path.exists():
             raise FlywheelError(
@@ -84,6 +88,20 @@ class Project:
                 ) from exc
             raise FlywheelError(f"cannot open the warehouse {self.db_path}: {exc}") from exc
         con.execute("set TimeZone = 'UTC'")
+        settings = _profile_target(self.root).get("settings") or {}
+        if not isinstance(settings, dict):
+            con.close()
+            raise FlywheelError(f"{self.root / 'profiles.yml'}: settings must be a mapping")
+        try:
+            for key, value in settings.items():
+                escaped = str(value).replace("'", "''")
+                con.execute(f"SET {key} = '{escaped}'")
+        except duckdb.Error as exc:
+            con.close()
+            raise FlywheelError(
+                f"{self.root / 'profiles.yml'}: DuckDB rejects setting {key} = {value!r} "
+                f"({str(exc).strip().splitlines()[0]})"
+            ) from exc
         return con
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -9,8 +10,14 @@ import duckdb
 
 from flywheel.dbt import RELABEL_HINT
 from flywheel.errors import FlywheelError
-from flywheel.metrics import accuracy, auc, brier
-from flywheel.warehouse import attach_truth, qualified, quote_identifier, require_table
+from flywheel.warehouse import (
+    Scores,
+    attach_truth,
+    qualified,
+    quote_identifier,
+    require_table,
+    scores_by_group,
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,8 @@ class TaskSummary:
     used for), for the label model and for majority vote alike (majority vote as a probability:
     the share of votes that say good; a tie scores half right): accuracy at 0.5, ROC AUC, and
     Brier score (lower is better). Explicit ratings are scored on the rated outputs, the only
-    ones they label.
+    ones they label. Every figure is aggregated in SQL
+    (:func:`flywheel.warehouse.scores_by_group`): memory does not grow with the outputs.
     """
 
     label_task: str
@@ -89,47 +97,57 @@ def summarize(
         from {labels} group by label_task order by label_task
         """
     ).fetchall()
-    truth = attach_truth(con, truth_path) if truth_path is not None else None
     summaries = []
     for task, n, coverage, mean_p, share_good, n_rated in rows:
         if mean_p is None:
             raise FlywheelError(f"probabilistic_labels has no p_good for {task}: {RELABEL_HINT}")
-        summary = TaskSummary(task, n, coverage, mean_p, share_good, n_rated)
-        if truth is not None:
-            summary = _score(con, labels, truth, summary)
-        summaries.append(summary)
-    return summaries
+        summaries.append(TaskSummary(task, n, coverage, mean_p, share_good, n_rated))
+    if truth_path is None:
+        return summaries
+    return _score(con, labels, attach_truth(con, truth_path), summaries)
 
 
 def _score(
-    con: duckdb.DuckDBPyConnection, labels: str, truth: str, summary: TaskSummary
-) -> TaskSummary:
-    scored = con.execute(
-        f"""
-        select l.p_good, coalesce(l.p_good_majority, 0.5) as p_majority,
-               l.explicit_label, t.is_good, l.is_covered
-        from {labels} as l
-        inner join {quote_identifier(truth)} as t on l.output_id = t.output_id
-        where l.label_task = ?
-        """,
-        [summary.label_task],
-    ).df()
-    covered = scored[scored["is_covered"]]
-    rated = scored[scored["explicit_label"].notna()]
-    return replace(
-        summary,
-        n_scored=len(covered),
-        true_good_share=float(scored["is_good"].mean()) if len(scored) else None,
-        label_model_accuracy=accuracy(covered["p_good"], covered["is_good"]),
-        label_model_auc=auc(covered["p_good"], covered["is_good"]),
-        label_model_brier=brier(covered["p_good"], covered["is_good"]),
-        majority_accuracy=accuracy(covered["p_majority"], covered["is_good"]),
-        majority_auc=auc(covered["p_majority"], covered["is_good"]),
-        majority_brier=brier(covered["p_majority"], covered["is_good"]),
-        ratings_accuracy=accuracy(rated["explicit_label"], rated["is_good"])
-        if len(rated)
-        else None,
+    con: duckdb.DuckDBPyConnection, labels: str, truth: str, summaries: list[TaskSummary]
+) -> list[TaskSummary]:
+    """``summaries`` with their scores against ``truth``, every one aggregated in SQL."""
+    scored = (
+        "(select l.label_task, l.p_good, coalesce(l.p_good_majority, 0.5) as p_majority, "
+        "l.explicit_label, l.is_covered, t.is_good "
+        f"from {labels} as l inner join {quote_identifier(truth)} as t "
+        "on l.output_id = t.output_id where t.is_good is not null) as scored"
     )
+
+    def by_task(p_good: str, where: str) -> dict[str, Scores]:
+        found = scores_by_group(con, scored, ["label_task"], p_good, "is_good", where=where)
+        return {str(key[0]): value for key, value in found.items()}
+
+    label_model = by_task("p_good", "is_covered")
+    majority = by_task("p_majority", "is_covered")
+    ratings = by_task("explicit_label", "explicit_label is not null")
+    shares = dict(
+        con.execute(f"select label_task, avg(is_good) from {scored} group by 1").fetchall()
+    )
+    nan = Scores(0, 0, math.nan, math.nan, math.nan)
+    out = []
+    for s in summaries:
+        lm, mv = label_model.get(s.label_task, nan), majority.get(s.label_task, nan)
+        rated = ratings.get(s.label_task)
+        out.append(
+            replace(
+                s,
+                n_scored=lm.n,
+                true_good_share=shares.get(s.label_task),
+                label_model_accuracy=lm.accuracy,
+                label_model_auc=lm.auc,
+                label_model_brier=lm.brier,
+                majority_accuracy=mv.accuracy,
+                majority_auc=mv.auc,
+                majority_brier=mv.brier,
+                ratings_accuracy=rated.accuracy if rated is not None else None,
+            )
+        )
+    return out
 
 
 def format_summary(summaries: list[TaskSummary]) -> str:

@@ -7,11 +7,13 @@ and every problem a user can fix becomes a one-line :class:`~flywheel.errors.Fly
 
 from __future__ import annotations
 
-import uuid
+import math
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -85,8 +87,10 @@ def attach_truth(con: duckdb.DuckDBPyConnection, truth_path: Path | str) -> str:
     The file (parquet, csv or json lines, by suffix) must have the columns ``output_id`` and
     ``is_good`` (boolean or 0/1); an output listed more than once counts as good if any row
     says so. Returns the view's name. Raises a one-line error naming the file and the missing
-    column(s) for anything else. Once per connection and file: a second call with the same
-    file (``report --truth --evaluate`` scores, summarises and evaluates) reads nothing again.
+    column(s) for anything else. The file is read once, straight into the grouped temporary
+    table (DuckDB spills it to disk past its memory limit). Once per connection and file: a
+    second call with the same file (``report --truth --evaluate`` scores, summarises and
+    evaluates) reads nothing again.
     """
     path = Path(truth_path)
     if not path.is_file():
@@ -97,37 +101,166 @@ def attach_truth(con: duckdb.DuckDBPyConnection, truth_path: Path | str) -> str:
     reader = {".csv": "read_csv", ".json": "read_json", ".jsonl": "read_json"}.get(
         path.suffix.lower(), "read_parquet"
     )
-    staged = f"_flywheel_truth_{uuid.uuid4().hex}"
+    source = f"{reader}({quote_literal(str(path))})"
     try:
-        con.execute(f"create temp table {quote_identifier(staged)} as select * from {reader}(?)",
-                    [str(path)])  # fmt: skip
+        # the file's columns, without reading its rows (read once, below)
+        columns = [
+            str(row[0]) for row in con.execute(f"describe select * from {source}").fetchall()
+        ]
     except duckdb.Error as exc:
         raise FlywheelError(
             f"cannot read truth file {path} ({first_line(exc)}): expected a parquet, csv or "
             "jsonl file with columns output_id, is_good"
         ) from exc
+    missing = [c for c in TRUTH_COLUMNS if c not in columns]
+    if missing:
+        raise FlywheelError(
+            f"truth file {path} has no column {', '.join(missing)} (it has "
+            f"{', '.join(columns) or 'none'}): it needs output_id and is_good"
+        )
     try:
-        columns = _temp_columns(con, staged)
-        missing = [c for c in TRUTH_COLUMNS if c not in columns]
-        if missing:
-            raise FlywheelError(
-                f"truth file {path} has no column {', '.join(missing)} (it has "
-                f"{', '.join(columns) or 'none'}): it needs output_id and is_good"
-            )
-        try:
-            con.execute(
-                f"create or replace temp table {TRUTH_VIEW} as "
-                "select output_id::varchar as output_id, max(is_good::int) as is_good "
-                f"from {quote_identifier(staged)} where output_id is not null group by 1"
-            )
-        except duckdb.Error as exc:
-            raise FlywheelError(
-                f"truth file {path}: is_good must be boolean or 0/1 ({first_line(exc)})"
-            ) from exc
-    finally:
-        con.execute(f"drop table if exists {quote_identifier(staged)}")
+        con.execute(
+            f"create or replace temp table {TRUTH_VIEW} as "
+            "select output_id::varchar as output_id, max(is_good::int) as is_good "
+            f"from {source} where output_id is not null group by 1"
+        )
+    except duckdb.ConversionException as exc:
+        raise FlywheelError(
+            f"truth file {path}: is_good must be boolean or 0/1 ({first_line(exc)})"
+        ) from exc
+    except duckdb.Error as exc:
+        raise FlywheelError(f"cannot read truth file {path} ({first_line(exc)})") from exc
     _ATTACHED[con] = key
     return TRUTH_VIEW
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Accuracy, ROC AUC and Brier score of a P(good) column against the truth, from SQL.
+
+    The same numbers as :mod:`flywheel.metrics` (``python/tests/unit/test_metrics_sql.py``
+    checks them to 1e-12): a NaN or NULL P(good) scores as a tie, 0.5.
+
+    Attributes
+    ----------
+    n, n_good
+        Rows scored, and how many of them are truly good.
+    accuracy
+        Share right at 0.5, a tie (P = 0.5) counting half.
+    auc
+        ROC AUC, tied scores counting half; NaN unless both classes occur.
+    brier
+        Mean squared error of P(good) against 0/1 truth.
+    """
+
+    n: int
+    n_good: int
+    accuracy: float
+    auc: float
+    brier: float
+
+    @property
+    def good_share(self) -> float:
+        """Share of the rows that are truly good."""
+        return self.n_good / self.n
+
+
+#: every row's P(good) as a double, NaN and NULL scored as the tie 0.5 (as flywheel.metrics)
+_SCORES_SQL = """
+with
+
+scored as (
+    select
+        {keys},
+        coalesce(case when isnan(({p})::double) then null else ({p})::double end, 0.5) as p,
+        ({y})::int as y
+    from {relation}
+    where ({where}) and ({y}) is not null
+),
+
+by_score as (
+    select {keys}, p, count(*) as n, sum(y) as n_good
+    from scored
+    group by {keys}, p
+),
+
+ranked as (
+    select
+        *,
+        coalesce(sum(n) over (
+            partition by {keys} order by p rows between unbounded preceding and 1 preceding
+        ), 0) as n_below
+    from by_score
+)
+
+select
+    {keys},
+    sum(n) as n,
+    sum(n_good) as n_good,
+    sum(case when p = 0.5 then n when p > 0.5 then 2 * n_good else 2 * (n - n_good) end)
+        as twice_right,
+    -- twice the sum of the good rows' ranks, ties given their average rank
+    sum(n_good * (2 * n_below + n + 1)) as twice_good_rank_sum,
+    fsum(n_good::double * (1 - p) * (1 - p) + (n - n_good)::double * p * p) as squared_error
+from ranked
+group by {keys}
+"""
+
+
+def scores_by_group(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    keys: Sequence[str],
+    p_good: str,
+    is_good: str,
+    *,
+    where: str = "true",
+    params: Sequence[object] = (),
+) -> dict[tuple[Any, ...], Scores]:
+    """:class:`Scores` of ``p_good`` against ``is_good`` per group, aggregated in SQL.
+
+    Nothing per row leaves the warehouse: rows are counted per group and distinct P(good),
+    and AUC is the rank statistic (Mann-Whitney U) over those counts, ties at their average
+    rank: ``(R_good - n_good (n_good + 1) / 2) / (n_good n_bad)``, which is scikit-learn's
+    ``roc_auc_score``. The counts are integers, so accuracy and AUC are exact but for the
+    final division.
+
+    Parameters
+    ----------
+    con
+        The connection.
+    relation
+        A table, view or parenthesised ``select ... as alias`` to read.
+    keys
+        Columns of ``relation`` to group by (at least one; quote them if needed).
+    p_good, is_good
+        SQL expressions of P(good) and of the truth (boolean or 0/1); rows with a NULL
+        truth are not scored.
+    where, params
+        A filter (SQL with ``?`` placeholders) and its parameters.
+
+    Returns
+    -------
+    dict
+        ``{(key values...): Scores}``, one per group with at least one scored row.
+    """
+    if not keys:
+        raise ValueError("scores_by_group needs at least one key column")
+    sql = _SCORES_SQL.format(
+        keys=", ".join(keys), p=p_good, y=is_good, relation=relation, where=where
+    )
+    out: dict[tuple[Any, ...], Scores] = {}
+    for row in con.execute(sql, list(params)).fetchall():
+        *key, n, n_good, twice_right, twice_rank_sum, squared_error = row
+        n, n_good = int(n), int(n_good)
+        n_bad = n - n_good
+        auc = (
+            (int(twice_rank_sum) - n_good * (n_good + 1)) / (2 * n_good * n_bad)
+            if n_good and n_bad
+            else math.nan
+        )
+        out[tuple(key)] = Scores(n, n_good, int(twice_right) / (2 * n), auc, squared_error / n)
+    return out
 
 
 @contextmanager
@@ -140,8 +273,3 @@ def progress_bar_off(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute(f"set enable_progress_bar = {'true' if was_on else 'false'}")
-
-
-def _temp_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    rows = con.execute(f"describe {quote_identifier(table)}").fetchall()
-    return {str(row[0]): str(row[1]) for row in rows}

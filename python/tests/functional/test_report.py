@@ -57,8 +57,15 @@ class CountingConnection:
         return sum(bool(pattern.search(sql)) for sql in self.statements)
 
     def truth_reads(self) -> int:
-        """Statements that read a file (only the truth file is read from disk)."""
-        return sum(bool(TRUTH_READERS.search(sql)) for sql in self.statements)
+        """Statements that read the truth file's rows: those reading a file but the features
+        evaluate writes and reads back (``flywheel-evaluate-*``), and the ``describe`` that
+        reads only the truth file's columns."""
+        return sum(
+            bool(TRUTH_READERS.search(sql))
+            and "flywheel-evaluate-" not in sql
+            and not sql.lstrip().lower().startswith("describe")
+            for sql in self.statements
+        )
 
 
 @dataclass(frozen=True)
