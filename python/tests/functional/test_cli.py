@@ -34,7 +34,6 @@ time.sleep(120)
 README = Path(__file__).resolve().parents[3] / "README.md"
 
 
-@pytest.fixture(autouse=True)
 def con_flags(built) -> list[LfFlag] | None:
     con = built.connect()
     try:
@@ -49,6 +48,7 @@ def _printed(summaries, flags: list[LfFlag] | None) -> str:
     return format_summary(summaries) + ("\n\n" + text if text else "") + "\n"
 
 
+@pytest.fixture(autouse=True)
 def _restore_warehouse_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI exports FLYWHEEL_DUCKDB_PATH (for dbt): undo it after each test."""
     monkeypatch.setenv("FLYWHEEL_DUCKDB_PATH", "unset-by-test")
