@@ -132,7 +132,8 @@ def test_summary_prints_summarize(
     out = capsys.readouterr().out
     flags = read_lf_flags(reader, built.project.schema)
     assert out == _printed(summarize(reader, built.project.schema), flags)
-    assert [line.split()[0] for line in out.splitlines()[1:]] == TASKS
+    table = out.split("\n\n")[0].splitlines()
+    assert [line.split()[0] for line in table[1:]] == TASKS
 
 
 def test_summary_with_truth_prints_the_scores(
