@@ -29,6 +29,17 @@
     {%- endfor -%}
     {%- do carried_by.update({name: event_types | join(', ')}) -%}
 {%- endfor -%}
+{#- flywheel.clean_text of a raw column, with a fast path: a text that starts and ends with
+    printable ASCII that is no space has nothing to trim (the trimming regex was ~15% of the
+    build); the same value either way -#}
+{%- set trimmed = {} -%}
+{%- for column in ['raw_events.event_id', 'raw_events.user_id', 'raw_events.surface', 'raw_events.event_type',
+                   'raw_events.request_id', 'raw_events.output_id', 'raw_events.model_version', 'raw_ids.event_id'] -%}
+    {%- set text = 'cast(' ~ column ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+    {%- do trimmed.update({column: 'case when ord(' ~ text ~ ') between 33 and 126 and ord(right('
+        ~ text ~ ', 1)) between 33 and 126 then ' ~ text ~ ' else '
+        ~ flywheel.clean_text(column) ~ ' end'}) -%}
+{%- endfor -%}
 {%- set max_integer = 2147483647 -%}
 {%- set build_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
 -- depends_on: {{ source('flywheel', 'raw_events') }}
@@ -46,10 +57,10 @@ raw_events as (
 repeated_event_ids as (
     -- event_ids that arrive more than once (valid or not): only their rows need ranking; read
     -- in a scan of their own, one column, so the wide rows are not kept for it
-    select {{ flywheel.clean_text('raw_ids.event_id') }} as event_id
+    select {{ trimmed['raw_ids.event_id'] }} as event_id
     from {{ flywheel.raw_events() }} as raw_ids
-    where {{ flywheel.clean_text('raw_ids.event_id') }} is not null
-    group by {{ flywheel.clean_text('raw_ids.event_id') }}
+    where {{ trimmed['raw_ids.event_id'] }} is not null
+    group by {{ trimmed['raw_ids.event_id'] }}
     having count(*) > 1
 ),
 
@@ -63,15 +74,15 @@ surfaces as (
 
 typed as (
     select
-        {{ flywheel.clean_text('raw_events.event_id') }} as event_id,
+        {{ trimmed['raw_events.event_id'] }} as event_id,
         {{ flywheel.parse_utc_timestamp('raw_events.occurred_at') }} as occurred_at,
         {{ flywheel.parse_utc_timestamp('raw_events.received_at') }} as received_at,
-        {{ flywheel.pseudonymize(flywheel.clean_text('raw_events.user_id')) }} as user_id,
-        lower({{ flywheel.clean_text('raw_events.surface') }}) as surface,
-        lower({{ flywheel.clean_text('raw_events.event_type') }}) as event_type,
-        {{ flywheel.clean_text('raw_events.request_id') }} as request_id,
-        {{ flywheel.clean_text('raw_events.output_id') }} as output_id,
-        {{ flywheel.clean_text('raw_events.model_version') }} as model_version,
+        {{ flywheel.pseudonymize(trimmed['raw_events.user_id']) }} as user_id,
+        lower({{ trimmed['raw_events.surface'] }}) as surface,
+        lower({{ trimmed['raw_events.event_type'] }}) as event_type,
+        {{ trimmed['raw_events.request_id'] }} as request_id,
+        {{ trimmed['raw_events.output_id'] }} as output_id,
+        {{ trimmed['raw_events.model_version'] }} as model_version,
         cast(raw_events.properties as {{ dbt.type_string() }}) as properties,
         {%- for name in raw_columns %}
             {%- set raw = 'cast(raw_events.' ~ name ~ ' as ' ~ dbt.type_string() ~ ')' %}
@@ -79,7 +90,9 @@ typed as (
         {%- endfor %}
         raw_events.raw_line,
         raw_events.is_unreadable_line,
-        {{ dbt.hash(dbt.concat([
+        {#- concat() builds the hashed text at once (a chain of || builds twenty strings): the
+            same text, every part coalesced -#}
+        {{ dbt.hash('concat(' ~ [
             "coalesce(cast(raw_events.event_id as " ~ dbt.type_string() ~ "), '~')", "'|'",
             "coalesce(cast(raw_events.occurred_at as " ~ dbt.type_string() ~ "), '~')", "'|'",
             "coalesce(cast(raw_events.received_at as " ~ dbt.type_string() ~ "), '~')", "'|'",
@@ -91,7 +104,7 @@ typed as (
             "coalesce(cast(raw_events.model_version as " ~ dbt.type_string() ~ "), '~')", "'|'",
             "coalesce(cast(raw_events.properties as " ~ dbt.type_string() ~ "), '~')", "'|'",
             "coalesce(raw_events.raw_line, '~')",
-        ])) }} as row_hash
+        ] | join(', ') ~ ')') }} as row_hash
     from raw_events
 ),
 
