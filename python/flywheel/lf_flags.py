@@ -40,15 +40,8 @@ def read_lf_flags(con: duckdb.DuckDBPyConnection, schema: str) -> list[LfFlag] |
         return None
     rows = con.execute(
         f"""
-        select label_task, lf_name, flag, accuracy_source,
-               case accuracy_source when 'golden' then golden_accuracy
-                   when 'ratings' then ratings_accuracy end,
-               case accuracy_source when 'golden' then golden_accuracy_lower
-                   when 'ratings' then ratings_accuracy_lower end,
-               case accuracy_source when 'golden' then golden_accuracy_upper
-                   when 'ratings' then ratings_accuracy_upper end,
-               case accuracy_source when 'golden' then n_golden_votes
-                   when 'ratings' then n_rated_votes else 0 end,
+        select label_task, lf_name, flag, accuracy_source, judged_accuracy,
+               judged_accuracy_lower, judged_accuracy_upper, n_judged_votes,
                learned_accuracy, in_label_model, advice
         from {qualified(schema, LF_VALIDATION)}
         where flag is not null and flag != 'not_enough_evidence'

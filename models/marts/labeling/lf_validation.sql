@@ -180,7 +180,9 @@ with_evidence as (
         case accuracy_source when 'golden' then golden_accuracy_lower when 'ratings' then ratings_accuracy_lower end
             as judged_accuracy_lower,
         case accuracy_source when 'golden' then golden_accuracy_upper when 'ratings' then ratings_accuracy_upper end
-            as judged_accuracy_upper
+            as judged_accuracy_upper,
+        case accuracy_source when 'golden' then n_golden_votes when 'ratings' then n_rated_votes else 0 end
+            as n_judged_votes
     from judged
 ),
 
@@ -237,6 +239,10 @@ final as (
         label_run_id,
         label_fitted_at,
         accuracy_source,
+        n_judged_votes,
+        judged_accuracy,
+        judged_accuracy_lower,
+        judged_accuracy_upper,
         is_wrong_direction,
         is_polarity_disagreeing,
         is_no_better_than_chance,
