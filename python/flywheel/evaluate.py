@@ -59,6 +59,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -111,9 +113,61 @@ ARM_ROWS: dict[str, str] = {
     "probabilistic": "coalesce(is_covered, false) and p_good is not null",
     "truth": "is_good is not null",
 }
-#: the temporary table of every arm's held-out predictions (scored in SQL)
-_PREDICTIONS = "_flywheel_evaluate_predictions"
+#: outputs whose features one query computes (:func:`write_features`: its joins and group
+#: bys hold one chunk's words, not every output's)
+FEATURE_CHUNK_ROWS = 100_000
+#: the columns of the held-out predictions file (scored in SQL, one arm at a time)
+_PREDICTION_SCHEMA = pa.schema(
+    [
+        ("arm", pa.string()),
+        ("label_task", pa.string()),
+        ("p", pa.float64()),
+        ("is_good", pa.int64()),
+    ]
+)
+#: the temporary tables of :func:`write_features`: the template words, the co-occurring pairs
+_TEMPLATE_WORDS = "_flywheel_evaluate_template_words"
+_CO_OCCURRING = "_flywheel_evaluate_co_occurring"
 
+_TEMPLATE_WORDS_SQL = """
+create or replace temp table {template_words} as
+select word
+from (
+    select unnest(list_distinct(list_concat(
+        regexp_extract_all(lower(coalesce(request_text, '')), '[a-z0-9]+'),
+        regexp_extract_all(lower(coalesce(output_text, '')), '[a-z0-9]+')
+    ))) as word
+    from {labeled}
+    where split = 'train'
+)
+group by word
+having count(*) > {template_share} * (select count(*) from {labeled} where split = 'train')
+"""
+#: the topics, learned without labels: pairs of words seen in one train-split request, as
+#: ``'word other_word'`` (words have no spaces). Each row's request words are paired within the
+#: row (a request's text is the same in each of its rows), so nothing is grouped per request:
+#: what is held is the pairs, at most the vocabulary squared, whatever the number of outputs.
+_CO_OCCURRING_SQL = """
+create or replace temp table {co_occurring} as
+select distinct word || ' ' || other_word as pair
+from (
+    select word, unnest(words) as other_word
+    from (
+        select unnest(words) as word, words
+        from (
+            select list_distinct(
+                regexp_extract_all(lower(coalesce(request_text, '')), '[a-z0-9]+')
+            ) as words
+            from {labeled}
+            where split = 'train' and request_id is not null
+        )
+    )
+    where word not in (select word from {template_words})
+)
+where word != other_word and other_word not in (select word from {template_words})
+"""
+#: the features of one chunk of outputs (``hash(output_id) % n_chunks = chunk``): every join
+#: and group by below holds one chunk's words at most
 _FEATURES_SQL = """
 with
 
@@ -131,30 +185,13 @@ examples as (
         regexp_extract_all(lower(coalesce(request_text, '')), '[a-z0-9]+') as request_tokens,
         regexp_extract_all(lower(coalesce(output_text, '')), '[a-z0-9]+') as output_tokens
     from {labeled}
-),
-
-n_train_texts as (
-    select count(*) as n_texts from examples where split = 'train'
-),
-
-template_words as (
-    select word
-    from (
-        select unnest(list_distinct(list_concat(request_tokens, output_tokens))) as word
-        from examples
-        where split = 'train'
-    )
-    group by word
-    having count(*) > {template_share} * (select n_texts from n_train_texts)
+    where hash(output_id) % {n_chunks} = {chunk}
 ),
 
 request_words as (
     select distinct output_id, request_id, split, word
-    from (
-        select output_id, request_id, split, unnest(request_tokens) as word
-        from examples
-    )
-    where word not in (select word from template_words)
+    from (select output_id, request_id, split, unnest(request_tokens) as word from examples)
+    where word not in (select word from {template_words})
 ),
 
 output_words as (
@@ -166,42 +203,44 @@ output_words as (
             generate_subscripts(output_tokens, 1) as position
         from examples
     )
-    where word not in (select word from template_words)
+    where word not in (select word from {template_words})
 ),
 
-train_request_words as (
-    select distinct request_id, word from request_words where split = 'train'
-),
-
-co_occurring as (
-    -- the topics, learned without labels: pairs of words seen in one train-split request
-    select distinct a.word, b.word as other_word
-    from train_request_words as a
-    inner join train_request_words as b
-        on a.request_id = b.request_id and a.word != b.word
-),
-
-word_fit as (
+word_pairs as (
+    -- every output word with every word of its request; the pairs table is looked up with
+    -- `in` (a hash table of the pairs, never of the chunk's word pairs)
     select
         output_words.output_id,
         output_words.position,
-        avg(case
-            when output_words.word = request_words.word or co_occurring.word is not null
-                then 1.0 else 0.0
-        end) as fit,
-        max(case when output_words.word = request_words.word then 1.0 else 0.0 end)
-            as in_request
+        output_words.word = request_words.word as is_same,
+        output_words.word = request_words.word
+        or output_words.word || ' ' || request_words.word in (select pair from {co_occurring})
+            as is_fit
     from output_words
     inner join request_words
         on output_words.output_id = request_words.output_id
-    left join co_occurring
-        on output_words.word = co_occurring.word
-        and request_words.word = co_occurring.other_word
-    group by output_words.output_id, output_words.position
+),
+
+word_fit as (
+    -- per output word: how many of the request's words it fits (equals or was seen with),
+    -- out of how many (every word of an output is paired with the same request words)
+    select
+        output_id,
+        position,
+        count(*) filter (where is_fit) as n_fit,
+        count(*) as n_pairs,
+        max(case when is_same then 1.0 else 0.0 end) as in_request
+    from word_pairs
+    group by output_id, position
 ),
 
 fit as (
-    select output_id, avg(fit) as topic_fit, avg(in_request) as request_overlap
+    -- the mean over the output's words of n_fit / n_pairs, as one exact division (a mean of
+    -- rounded shares would vary in the last bit with the order DuckDB sums them in)
+    select
+        output_id,
+        sum(n_fit) / sum(n_pairs) as topic_fit,
+        avg(in_request) as request_overlap
     from word_fit
     group by output_id
 ),
@@ -292,10 +331,11 @@ def evaluate(
 ) -> EvaluationResult:
     """Train the same classifier on each label source, score it against held-out truth.
 
-    Memory stays flat in the number of outputs: the features are computed in SQL and written
-    to a temporary parquet file, each arm trains on at most ``max_train_rows`` outputs per
-    task, the held-out outputs are predicted batch by batch, and every score is aggregated in
-    SQL (:func:`flywheel.warehouse.scores_by_group`).
+    Memory stays flat in the number of outputs: the features are computed in SQL a chunk of
+    outputs at a time and written to temporary parquet files (:func:`write_features`), each
+    arm trains on at most ``max_train_rows`` outputs per task, the held-out outputs are
+    predicted batch by batch into a temporary parquet file, and every score is aggregated in
+    SQL, one arm at a time (:func:`flywheel.warehouse.scores_by_group`).
 
     Parameters
     ----------
@@ -324,25 +364,25 @@ def evaluate(
     if max_train_rows < 1:
         raise FlywheelError(f"max_train_rows must be at least 1, not {max_train_rows}")
     with tempfile.TemporaryDirectory(prefix="flywheel-evaluate-") as tmp:
-        features = write_features(
-            con, schema, truth_path, Path(tmp) / "features.parquet", bag_of_words=bag_of_words
+        features = write_features(con, schema, truth_path, Path(tmp), bag_of_words=bag_of_words)
+        predictions = Path(tmp) / "predictions.parquet"
+        return _evaluate(
+            con, features, predictions, truth_path, arms, seed, bag_of_words, max_train_rows
         )
-        try:
-            return _evaluate(con, features, truth_path, arms, seed, bag_of_words, max_train_rows)
-        finally:
-            con.execute(f"drop table if exists {_PREDICTIONS}")
 
 
 def _evaluate(
     con: duckdb.DuckDBPyConnection,
     features: str,
+    predictions: Path,
     truth_path: Path | str,
     arms: Sequence[str],
     seed: int,
     bag_of_words: bool,
     max_train_rows: int,
 ) -> EvaluationResult:
-    """:func:`evaluate` on the features written by :func:`write_features`."""
+    """:func:`evaluate` on the features written by :func:`write_features`; the held-out
+    predictions are written to the parquet file ``predictions``."""
     n_eval, n_missing = _one(
         con,
         "select count(*) filter (where split = 'eval'), "
@@ -363,8 +403,9 @@ def _evaluate(
         ).fetchall()
     )
     scorer = _ArmScorer(con, features, arms, seed, bag_of_words, max_train_rows, notes)
+    scores = scorer.score(tasks, predictions)
     return EvaluationResult(
-        scores=scorer.score(tasks),
+        scores=scores,
         tasks=tasks,
         features=[*CATEGORICAL_FEATURES, *NUMERIC_FEATURES]
         + (["hashed bag of words"] if bag_of_words else []),
@@ -424,7 +465,7 @@ Predictor = Callable[[sp.csr_matrix], np.ndarray]
 
 class _ArmScorer:
     """Every arm fitted per task on (a sample of) its train split, its held-out predictions
-    written to a temporary table, then scored in SQL per task and pooled (``overall``)."""
+    written to a parquet file, then scored in SQL per task and pooled (``overall``)."""
 
     def __init__(
         self,
@@ -442,18 +483,22 @@ class _ArmScorer:
             ["words"] if bag_of_words else []
         )
 
-    def score(self, tasks: Sequence[str]) -> list[ArmScore]:
-        """Per task and arm, then per arm pooled over the tasks, in that order."""
-        self.con.execute(
-            f"create or replace temp table {_PREDICTIONS} "
-            "(arm varchar, label_task varchar, p double, is_good integer)"
-        )
+    def score(self, tasks: Sequence[str], predictions: Path) -> list[ArmScore]:
+        """Per task and arm, then per arm pooled over the tasks, in that order; the held-out
+        predictions are written to the parquet file ``predictions``."""
         n_train = {arm: dict[str, int]() for arm in self.arms}
-        for task in tasks:
-            for arm, n in self._predict_task(task).items():
-                n_train[arm][task] = n
-        per_task = scores_by_group(self.con, _PREDICTIONS, ["arm", "label_task"], "p", "is_good")
-        pooled = scores_by_group(self.con, _PREDICTIONS, ["arm"], "p", "is_good")
+        with pq.ParquetWriter(str(predictions), _PREDICTION_SCHEMA) as writer:
+            for task in tasks:
+                for arm, n in self._predict_task(task, writer).items():
+                    n_train[arm][task] = n
+        source = f"read_parquet({quote_literal(str(predictions))})"
+        per_task: dict[tuple[object, ...], Scores] = {}
+        pooled: dict[tuple[object, ...], Scores] = {}
+        for arm in self.arms:  # one arm at a time: what is held is its distinct P(good)
+            for found, keys in ((per_task, ["arm", "label_task"]), (pooled, ["arm"])):
+                found |= scores_by_group(
+                    self.con, source, keys, "p", "is_good", where="arm = ?", params=[arm]
+                )
         scores = [
             _arm_score(arm, task, n_train[arm][task], per_task[(arm, task)])
             for task in tasks
@@ -467,7 +512,7 @@ class _ArmScorer:
         ]
         return scores
 
-    def _predict_task(self, task: str) -> dict[str, int]:
+    def _predict_task(self, task: str, writer: pq.ParquetWriter) -> dict[str, int]:
         """Fit every arm on ``task``, predict its held-out outputs; ``{arm: n_train}``."""
         n_train, n_held_out = _one(
             self.con,
@@ -495,7 +540,7 @@ class _ArmScorer:
             if note:
                 self.notes.append(f"{task}, {arm}: {note}")
             counts[arm] = n_outputs
-        self._predict(task, encode, predictors)
+        self._predict(task, encode, predictors, writer)
         return counts
 
     def _train_rows(
@@ -522,7 +567,13 @@ class _ArmScorer:
                 )
         return self.con.execute(sql, params).df()
 
-    def _predict(self, task: str, encode: _Encoder, predictors: dict[str, Predictor]) -> None:
+    def _predict(
+        self,
+        task: str,
+        encode: _Encoder,
+        predictors: dict[str, Predictor],
+        writer: pq.ParquetWriter,
+    ) -> None:
         """Stream ``task``'s held-out outputs in batches; write each arm's P(good)."""
         cols = ", ".join(quote_identifier(c) for c in [*self.columns, "is_good"])
         reader = (
@@ -537,18 +588,16 @@ class _ArmScorer:
         for batch in reader:
             rows = batch.to_pandas()
             x = encode(rows)
-            y = rows["is_good"].to_numpy(dtype=int)
+            y = rows["is_good"].to_numpy(dtype=np.int64)
             for arm, predict in predictors.items():
-                predicted = pd.DataFrame(
-                    {"arm": arm, "label_task": task, "p": predict(x), "is_good": y}
-                )
-                self.con.register("_flywheel_evaluate_batch", predicted)
-                try:
-                    self.con.execute(
-                        f"insert into {_PREDICTIONS} select * from _flywheel_evaluate_batch"
-                    )
-                finally:
-                    self.con.unregister("_flywheel_evaluate_batch")
+                n = len(y)
+                columns = [
+                    pa.array([arm] * n),
+                    pa.array([task] * n),
+                    pa.array(predict(x)),
+                    pa.array(y),
+                ]
+                writer.write_table(pa.table(columns, schema=_PREDICTION_SCHEMA))
 
 
 #: the columns the arms' targets and weights are read from
@@ -559,12 +608,18 @@ def write_features(
     con: duckdb.DuckDBPyConnection,
     schema: str,
     truth_path: Path | str,
-    out_path: Path,
+    out_dir: Path,
     *,
     bag_of_words: bool = False,
+    chunk_rows: int = FEATURE_CHUNK_ROWS,
 ) -> str:
     """One row per labelled output (split, task, labels, serving-time features, truth),
-    computed in SQL and written to the parquet file ``out_path``, streamed by DuckDB.
+    computed in SQL and written to parquet files in ``out_dir``, streamed by DuckDB.
+
+    Memory stays flat in the number of outputs: the template words and the co-occurring word
+    pairs (bounded by the vocabulary) are computed first, then the outputs' features chunk by
+    chunk, at most about ``chunk_rows`` outputs per query (``hash(output_id)`` picks the chunk:
+    every output's features are its own, so the chunking changes no value).
 
     Parameters
     ----------
@@ -572,37 +627,54 @@ def write_features(
         The built warehouse (``labeled_examples`` is read).
     truth_path
         Per-output truth, read once with :func:`flywheel.warehouse.attach_truth`.
-    out_path
-        The parquet file to write (a temporary file: :func:`evaluate` deletes it).
+    out_dir
+        The directory to write ``features-*.parquet`` to (a temporary one: :func:`evaluate`
+        deletes it).
     bag_of_words
         Add the ``words`` column (output words and ``q_``-prefixed request words).
+    chunk_rows
+        About how many outputs one query computes the features of (default
+        :data:`FEATURE_CHUNK_ROWS`).
 
     Returns
     -------
     str
-        SQL reading the file (``read_parquet(...)``), ordered by task, split and
-        ``output_id``; ``is_good`` is null for outputs the truth file lacks.
+        SQL reading the files (``read_parquet(...)``), in no particular order: order by
+        ``output_id`` where the order matters; ``is_good`` is null for outputs the truth file
+        lacks.
     """
     require_table(con, schema, "labeled_examples", "run `flywheel run` first")
     truth = attach_truth(con, truth_path)
-    sql = _FEATURES_SQL.format(
-        labeled=qualified(schema, "labeled_examples"),
-        truth=quote_identifier(truth),
-        template_share=TEMPLATE_WORD_SHARE,
-        bag_of_words=_BAG_OF_WORDS_SQL if bag_of_words else "",
-    )
-    try:
-        with progress_bar_off(con):
-            con.execute(f"copy ({sql}) to ? (format parquet)", [str(out_path)])
-    except (duckdb.IOException, OSError) as exc:
-        raise FlywheelError(f"cannot write the features to {out_path}: {first_line(exc)}") from exc
-    features = f"read_parquet({quote_literal(str(out_path))})"
-    n_rows, n_p_good = _one(con, f"select count(*), count(p_good) from {features}")
+    labeled = qualified(schema, "labeled_examples")
+    n_rows, n_p_good = _one(con, f"select count(*), count(p_good) from {labeled}")
     if n_rows == 0:
         raise FlywheelError(f"{schema}.labeled_examples is empty: nothing to evaluate")
     if n_p_good == 0:
         raise FlywheelError(f"labeled_examples has no p_good: {RELABEL_HINT}")
-    return features
+    n_chunks = max(1, math.ceil(n_rows / max(1, chunk_rows)))
+    names = {
+        "labeled": labeled,
+        "truth": quote_identifier(truth),
+        "template_words": _TEMPLATE_WORDS,
+        "co_occurring": _CO_OCCURRING,
+        "template_share": TEMPLATE_WORD_SHARE,
+        "bag_of_words": _BAG_OF_WORDS_SQL if bag_of_words else "",
+        "n_chunks": n_chunks,
+    }
+    try:
+        with progress_bar_off(con):
+            con.execute(_TEMPLATE_WORDS_SQL.format(**names))
+            con.execute(_CO_OCCURRING_SQL.format(**names))
+            for chunk in range(n_chunks):
+                sql = _FEATURES_SQL.format(**names, chunk=chunk)
+                out = out_dir / f"features-{chunk:05d}.parquet"
+                con.execute(f"copy ({sql}) to ? (format parquet)", [str(out)])
+    except (duckdb.IOException, OSError) as exc:
+        raise FlywheelError(f"cannot write the features to {out_dir}: {first_line(exc)}") from exc
+    finally:
+        con.execute(f"drop table if exists {_TEMPLATE_WORDS}")
+        con.execute(f"drop table if exists {_CO_OCCURRING}")
+    return f"read_parquet({quote_literal(str(out_dir / 'features-*.parquet'))})"
 
 
 def _training_set(arm: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
@@ -686,11 +758,15 @@ def _arm_score(arm: str, task: str, n_train: int, scores: Scores) -> ArmScore:
 
 def _feature_auc(con: duckdb.DuckDBPyConnection, features: str) -> dict[str, float]:
     """ROC AUC of each numeric feature alone against the truth, on the train split (in SQL)."""
-    # the model version as a score: its good share (how much the version alone tells)
+    # the model version as a score: its good share (how much the version alone tells), joined
+    # from one row per task and version (a window over them would hold every train-split row)
+    rows = f"(select * from {features} where split = 'train' and is_good is not null)"
     train = (
-        "(select *, avg(is_good) over (partition by label_task, model_version) "
-        f"as model_version_share from {features} "
-        "where split = 'train' and is_good is not null) as train"
+        f"(select rows.*, shares.model_version_share from {rows} as rows inner join "
+        "(select label_task, model_version, avg(is_good) as model_version_share "
+        f"from {rows} group by label_task, model_version) as shares "
+        "on rows.label_task is not distinct from shares.label_task "
+        "and rows.model_version is not distinct from shares.model_version) as train"
     )
     out = {}
     for name, column in [
