@@ -58,6 +58,9 @@ import duckdb
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 FLYWHEEL = Path(sys.executable).with_name("flywheel")
+DBT = Path(sys.executable).with_name("dbt")
+#: the share of the events (the last received) the incremental build adds
+NEW_SHARE = 0.01
 RESULT_MARK = "BENCH_RESULT "
 #: progress lines of `flywheel run` that start a stage (pipeline.run's messages)
 STAGE_MARKS = {
@@ -343,6 +346,17 @@ def bench_size(args: argparse.Namespace, n: int, work: Path, commands: bool) -> 
     )
     sim = m.result()
     events = Path(sim["events_path"])
+    # the run reads all but the last 1% received; the hourly-style build then adds them
+    first_events = case / "data" / "events_first_99pct.parquet"
+    with duckdb.connect() as con:
+        source = "'" + str(events).replace("'", "''") + "'"
+        target = "'" + str(first_events).replace("'", "''") + "'"
+        con.execute(
+            f"copy (select * from read_parquet({source}) where received_at is null"
+            f" or received_at < (select quantile_disc(received_at, {1 - NEW_SHARE})"
+            f" from read_parquet({source}))) to {target} (format parquet)"
+        )
+        n_first = con.execute(f"select count(*) from read_parquet({target})").fetchone()[0]  # type: ignore[index]
     out["simulate"] = {
         **sim,
         "wall_seconds": m.wall_seconds,
@@ -361,7 +375,7 @@ def bench_size(args: argparse.Namespace, n: int, work: Path, commands: bool) -> 
                 "--db",
                 str(db),
                 "--events",
-                str(events),
+                str(first_events),
                 "--truth",
                 sim["truth_path"],
             ],
@@ -379,13 +393,46 @@ def bench_size(args: argparse.Namespace, n: int, work: Path, commands: bool) -> 
         "maxrss_mb": m.maxrss_mb,
         "stages": stages(m, builds),
         "dbt_elapsed_seconds": [build.get("elapsed_time") for build in builds],
-        "events_per_second": sim["n_rows"] / m.wall_seconds,
+        "n_rows": n_first,
+        "events_per_second": n_first / m.wall_seconds,
         "warehouse_mb": file_mb(db),
         "nodes": nodes,
         "stdout_tail": m.stdout.splitlines()[-40:],
     }
     if len(builds) < 2:
         print("   (warning: only one dbt run_results.json was caught)", flush=True)
+
+    print(f"== {human(n)} events: incremental dbt build of the last {NEW_SHARE:.0%}", flush=True)
+    run_env = {**env, "FLYWHEEL_DUCKDB_PATH": str(db)}
+    dbt_vars = json.dumps({"flywheel__events_path": str(events)})
+    dbt_common = ["--project-dir", str(project), "--profiles-dir", str(project), "--vars", dbt_vars]
+    incremental: dict[str, Any] = {"new_rows": sim["n_rows"] - n_first}
+    # analytics CI's hourly step, `dbt build` (models and every data test): with the new
+    # events, then once more with nothing new (the fixed cost: dbt's start, the tests)
+    for name in ("build", "build_nothing_new"):
+        m = check(
+            run_measured(
+                [str(DBT), "build", *dbt_common],
+                sample_seconds=args.sample_seconds,
+                watch=project / "target" / "run_results.json",
+                env=run_env,
+                echo=args.verbose,
+            )
+        )
+        runs = dbt_builds(m.snapshots)
+        incremental[name] = {
+            "wall_seconds": m.wall_seconds,
+            "peak_rss_mb": m.peak_rss_mb,
+            "nodes": model_times(runs),
+        }
+    dbt_run_seconds = out["run"]["stages"].get("dbt before_labels", float("nan")) + out["run"][
+        "stages"
+    ].get("dbt after_labels", float("nan"))
+    incremental["ratio_to_full_run"] = (
+        incremental["build"]["wall_seconds"] / out["run"]["wall_seconds"]
+    )
+    incremental["ratio_to_full_dbt_builds"] = incremental["build"]["wall_seconds"] / dbt_run_seconds
+    out["incremental"] = incremental
 
     print(f"== {human(n)} events: floor", flush=True)
     for mode in ("sort_floor", "session_floor"):
@@ -472,6 +519,28 @@ def print_report(report: dict[str, Any]) -> None:
             f" | {c['sort_floor']['wall_seconds']:.1f} | {c['session_floor']['wall_seconds']:.1f}"
             f" | {c['ratio_run_to_sort_floor']:.1f} | {c['ratio_run_to_session_floor']:.1f} |"
         )
+    print(f"\n## Incremental `dbt build`: the last {NEW_SHARE:.0%} of the events added\n")
+    print(
+        "| events | new rows | build (s) | peak RSS (MB) | build, nothing new (s) "
+        "| build / full run | build / full run's dbt builds | slowest models (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for c in cases:
+        inc = c.get("incremental")
+        if not inc:
+            continue
+        models = [x for x in inc["build"]["nodes"] if x["type"] == "model"]
+        slowest = ", ".join(
+            f"{x['name']} {x['seconds']:.1f}"
+            for x in sorted(models, key=lambda x: -x["seconds"])[:3]
+        )
+        build, idle = inc["build"], inc["build_nothing_new"]
+        cells = [
+            f"{c['simulate']['n_rows']:,}", f"{inc['new_rows']:,}", f"{build['wall_seconds']:.1f}",
+            f"{build['peak_rss_mb']:,.0f}", f"{idle['wall_seconds']:.1f}",
+            f"{inc['ratio_to_full_run']:.3f}", f"{inc['ratio_to_full_dbt_builds']:.3f}", slowest,
+        ]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
     for c in cases:
         models = [x for x in c["run"]["nodes"] if x["type"] in ("model", "seed")]
         tests = [x for x in c["run"]["nodes"] if x["type"] in ("test", "unit_test")]

@@ -63,6 +63,11 @@ def load_relation(relation):
     return None
 
 
+def is_incremental():
+    """A fresh warehouse: every incremental model builds in full."""
+    return False
+
+
 def _resolve_macro(context, name):
     macro = context.resolve_or_missing(name)
     if macro is _jinja2.runtime.missing:

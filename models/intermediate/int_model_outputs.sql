@@ -4,14 +4,23 @@
     label task of its surface. Events about an output that was never shown do not make a row.
     The first showing is int_output_showings'.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+) }}
 with
+
+{{ flywheel.changed_users_cte() }}
 
 output_showings as (
     select * from {{ ref('int_output_showings') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 requests as (
     select * from {{ ref('int_requests') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 label_tasks as (
@@ -34,7 +43,8 @@ final as (
         output_showings.output_n_chars,
         output_showings.n_results,
         requests.requested_at,
-        requests.request_text
+        requests.request_text,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from output_showings
     inner join label_tasks
         on output_showings.surface = label_tasks.surface

@@ -5,10 +5,18 @@
     earliest showing from it. What the output said (text, n_chars, n_results) is the first
     delivery's (by received_at): a re-send with an earlier client time cannot rewrite it.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+) }}
 with
+
+{{ flywheel.changed_users_cte() }}
 
 sessionized_events as (
     select * from {{ ref('int_sessionized_events') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 showings as (
@@ -51,7 +59,8 @@ final as (
         showings.times_shown,
         first_deliveries.output_text,
         first_deliveries.output_n_chars,
-        first_deliveries.n_results
+        first_deliveries.n_results,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from showings
     inner join first_deliveries
         on showings.output_id = first_deliveries.output_id

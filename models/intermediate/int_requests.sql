@@ -9,14 +9,23 @@
     offline client): the session then splits between the request and its answer, and what the
     user did after seeing the answer (in the answer's session) still follows the request.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+) }}
 with
+
+{{ flywheel.changed_users_cte() }}
 
 sessionized_events as (
     select * from {{ ref('int_sessionized_events') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 output_showings as (
     select * from {{ ref('int_output_showings') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 request_events as (
@@ -120,7 +129,8 @@ final as (
             when is_followed_in_session
                 then {{ flywheel.token_jaccard('request_tokens', 'following_request_tokens') }}
         end as next_request_similarity,
-        not is_followed_in_session as is_last_request_in_session
+        not is_followed_in_session as is_last_request_in_session,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from with_next
 )
 

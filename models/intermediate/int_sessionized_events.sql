@@ -5,10 +5,18 @@
     and a rerun gives the same sessions. session_id hashes the user and the session's first
     event time: stable when later events extend the session.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+) }}
 with
+
+{{ flywheel.changed_users_cte() }}
 
 events as (
     select * from {{ ref('stg_events') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 with_neighbours as (
@@ -95,7 +103,8 @@ final as (
         result_position,
         dwell_seconds,
         rating,
-        arrival_delay_seconds
+        arrival_delay_seconds,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from bounded
 )
 

@@ -6,10 +6,18 @@
     gives the Jaccard similarity directly (|A ∩ B| / (|A| + |B| - |A ∩ B|)), which keeps the
     cost near linear in requests instead of quadratic per user.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+) }}
 with
+
+{{ flywheel.changed_users_cte() }}
 
 requests as (
     select * from {{ ref('int_requests') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 request_tokens as (
@@ -25,6 +33,7 @@ request_tokens as (
 candidate_pairs as (
     select
         asked.request_id,
+        asked.user_id,
         later.request_id as later_request_id,
         min(later.requested_at) as later_requested_at,
         min(asked.n_tokens) as n_asked_tokens,
@@ -40,7 +49,7 @@ candidate_pairs as (
         and later.requested_at <= {{
             dbt.dateadd('hour', var('flywheel__topic_repeat_max_hours'), 'asked.requested_at')
         }}
-    group by asked.request_id, later.request_id
+    group by asked.request_id, asked.user_id, later.request_id
 ),
 
 similar_pairs as (
@@ -53,10 +62,12 @@ similar_pairs as (
 final as (
     select
         request_id,
+        user_id,
         min(later_requested_at) as topic_repeated_at,
-        count(*) as n_topic_repeats
+        count(*) as n_topic_repeats,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from similar_pairs
-    group by request_id
+    group by request_id, user_id
 )
 
 select * from final

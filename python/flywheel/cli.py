@@ -173,6 +173,11 @@ def _add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     )  # fmt: skip
     run.add_argument("--n-events", type=int, default=200_000, help="size of the simulated sample")
     run.add_argument("--seed", type=int, default=7, help="simulator seed")
+    run.add_argument(
+        "--incremental", action="store_true",
+        help="build only what changed since the last build on this warehouse (the events source "
+        "grew: rows appended, none replaced); default: rebuild everything from the events given",
+    )  # fmt: skip
     _add_label_options(run)
 
 
@@ -332,6 +337,7 @@ def _run_config(args: argparse.Namespace, schema: str) -> RunConfig:
         n_events=args.n_events,
         seed=args.seed,
         label=_label_config(args, schema),
+        incremental=args.incremental,
     )
 
 

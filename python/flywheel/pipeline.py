@@ -102,6 +102,10 @@ class RunConfig:
     label
         Label job settings; None: :class:`~flywheel.label_job.LabelJobConfig`'s defaults in
         the project's target schema.
+    incremental
+        Build only what changed since the last build on this warehouse (the events source grew
+        by appended rows). False (the default): ``--full-refresh``, everything from the events
+        given, whatever the warehouse held before.
     """
 
     events_path: Path | None = None
@@ -110,6 +114,7 @@ class RunConfig:
     n_events: int = 200_000
     seed: int = 7
     label: LabelJobConfig | None = None
+    incremental: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,9 +175,15 @@ def run(
         if not config.golden_path.is_file():
             raise FlywheelError(f"gold labels file {config.golden_path} not found")
         dbt_vars["flywheel__golden_labels_path"] = str(config.golden_path.resolve())
-    step(f"dbt build: staging, sessions, signals, votes -> {project.db_path}")
+    refresh = [] if config.incremental else ["--full-refresh"]
+    step(
+        f"dbt build{' (incremental)' if config.incremental else ''}: staging, sessions, "
+        f"signals, votes -> {project.db_path}"
+    )
     try:
-        run_dbt(project, ["build", "--selector", BEFORE_LABELS], dbt_vars=dbt_vars, echo=echo)
+        run_dbt(
+            project, ["build", "--selector", BEFORE_LABELS, *refresh], dbt_vars=dbt_vars, echo=echo
+        )
     finally:  # also (above all) when the build stopped on a broken stream
         with project.connect() as con:
             lines = [stream_quality(con, project.schema), golden_quality(con, project.schema)]
@@ -191,7 +202,7 @@ def run(
         )
 
     step("dbt build: probabilistic labels and what depends on them")
-    run_dbt(project, ["build", "--selector", AFTER_LABELS], dbt_vars=dbt_vars, echo=echo)
+    run_dbt(project, ["build", "--selector", AFTER_LABELS, *refresh], dbt_vars=dbt_vars, echo=echo)
 
     with project.connect() as con:
         summaries = summarize(con, project.schema, truth_path)

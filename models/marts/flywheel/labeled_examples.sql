@@ -4,14 +4,24 @@
     'train'. The split depends on the request alone, so an item stays in the same split across
     runs and model versions. training_examples and eval_examples are its two halves.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+    meta={'changed_by': ['probabilistic_labels']},
+) }}
 with
+
+{{ flywheel.changed_users_cte() }}
 
 labels as (
     select * from {{ ref('probabilistic_labels') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 outputs as (
     select * from {{ ref('int_model_outputs') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 joined as (
@@ -38,7 +48,8 @@ joined as (
             when {{ flywheel.hash_bucket('outputs.request_id') }} < {{ var('flywheel__eval_percent') }}
                 then 'eval'
             else 'train'
-        end as split
+        end as split,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from labels
     inner join outputs
         on labels.output_id = outputs.output_id

@@ -3,10 +3,19 @@
     whose label is confident enough (confidence >= flywheel__min_confidence). weight is
     |2 P(good) - 1|: 0 for a coin flip, 1 for a sure label.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+    meta={'changed_by': ['labeled_examples']},
+) }}
 with
+
+{{ flywheel.changed_users_cte() }}
 
 examples as (
     select * from {{ ref('labeled_examples') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 training as (

@@ -7,16 +7,35 @@
     towards complaints) and golden_label (the gold set's label: 1 / 0 / null), both for metrics,
     never votes.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+) }}
 {%- set lfs = flywheel.lf_definitions() -%}
 
 with
 
-signals as (
-    select * from {{ ref('fct_output_signals') }}
-),
-
 golden_labels as (
     select * from {{ ref('stg_golden_labels') }}
+),
+
+{% if is_incremental() -%}
+changed_users as (
+    {{ flywheel.changed_users() }}
+    union
+    -- users with an output whose gold label came, went or changed since the last build
+    select stored.user_id
+    from {{ this }} as stored
+    left join golden_labels
+        on stored.output_id = golden_labels.output_id
+    where stored.golden_label is distinct from golden_labels.golden_label
+),
+
+{% endif -%}
+signals as (
+    select * from {{ ref('fct_output_signals') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 signals_with_gold as (
@@ -39,9 +58,10 @@ votes as (
         shown_date,
         case explicit_rating when 1 then 1 when -1 then 0 end as explicit_label,
         golden_label,
-    {%- for lf in lfs %}
-        {{ flywheel.labeling_function(lf) }} as {{ lf.name }}{{ ',' if not loop.last }}
-    {%- endfor %}
+        {%- for lf in lfs %}
+            {{ flywheel.labeling_function(lf) }} as {{ lf.name }},
+        {%- endfor %}
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from signals_with_gold
 ),
 

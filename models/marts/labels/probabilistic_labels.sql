@@ -10,6 +10,12 @@
     rating sits beside the label. Before the label job has run, p_good is null and dbt logs a
     warning; an LF defined after the last fit counts for nothing until the next one (warned).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+    meta={'changed_by': ['fct_lf_votes']},
+) }}
 -- depends_on: {{ source('flywheel_labels', 'label_model_priors') }}
 -- depends_on: {{ source('flywheel_labels', 'label_model_scoring_weights') }}
 {%- set lfs = flywheel.lf_definitions() -%}
@@ -79,8 +85,37 @@
 
 with
 
+{% if is_incremental() -%}
+changed_users as (
+    {{ flywheel.changed_users() }}
+),
+
+fit_changes as (
+    -- a new fit (or none any more) relabels every output; otherwise only changed users' outputs
+    {%- if has_labels %}
+    select * from (
+        select label_task, run_id from {{ priors_source }}
+        except
+        select distinct label_task, label_run_id from {{ this }}
+    ) as new_fits
+    union all
+    select * from (
+        select distinct label_task, label_run_id from {{ this }}
+        except
+        select label_task, run_id from {{ priors_source }}
+    ) as old_fits
+    {%- else %}
+    select label_task, label_run_id from {{ this }} where label_run_id is not null
+    {%- endif %}
+),
+
+{% endif -%}
 votes as (
     select * from {{ ref('fct_lf_votes') }}
+    {%- if is_incremental() %}
+    where user_id in (select user_id from changed_users)
+        or exists (select 1 from fit_changes)
+    {%- endif %}
 ),
 
 {% if has_labels -%}
@@ -165,7 +200,8 @@ labeled as (
             cast(null as {{ dbt.type_string() }}) as label_model,
         {%- endif %}
         p_good_majority,
-        explicit_label
+        explicit_label,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from {{ 'scored' if has_labels else 'votes' }}
 ),
 

@@ -4,25 +4,36 @@
     (occurred_at), so the order in which events arrived does not matter. Events about outputs
     that were never shown are ignored.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='flywheel_users',
+    on_schema_change='fail',
+) }}
 {%- set retention_windows = var('flywheel__retention_windows_seconds') -%}
 {%- set similar = var('flywheel__rephrase_similarity') -%}
 
 with
 
+{{ flywheel.changed_users_cte() }}
+
 outputs as (
     select * from {{ ref('int_model_outputs') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 requests as (
     select * from {{ ref('int_requests') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 events as (
     select * from {{ ref('stg_events') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 topic_repeats as (
     select * from {{ ref('int_topic_repeats') }}
+    {{ flywheel.for_changed_users() }}
 ),
 
 output_events as (
@@ -212,7 +223,8 @@ signals as (
 
         -- explicit feedback: rare and biased; a signal and a gold label, never the label
         explicit_rating,
-        explicit_rating is not null as has_explicit_rating
+        explicit_rating is not null as has_explicit_rating,
+        {{ flywheel.build_loaded_at() }} as _loaded_at
     from joined
 )
 

@@ -7,7 +7,19 @@
     Nothing here can fail on a value: every conversion is a try_cast, so a bad value is a
     rejection reason, never a failed build. Ties are broken by a hash of the whole raw row, so
     the same events give the same result on every build. Events about an output count only
-    from the user it was first delivered to.
+    from the user it was first delivered to; events of a request only from the user who sent
+    it (its first request event; lacking one, its first delivered event). So every event
+    downstream belongs to one user's history: the unit incremental builds recompute.
+
+    Incremental (the default; `dbt build --full-refresh` rebuilds): a build reads the raw rows
+    received since the latest valid received_at already loaded, less
+    flywheel__late_arrival_lookback_hours, and every row whose received_at is missing or out of
+    range (judged again each build, so a broken or far-future time never moves the mark). A
+    row counts as a duplicate of deliveries loaded in earlier builds, and an output first shown
+    (a request first sent) in this batch judges the earlier events about it again. Only rows
+    that are new or judged differently are written (`row_key`: the row's hash, numbered among
+    identical copies), stamped with the build's `_loaded_at`: what the per-user models
+    downstream recompute from.
 -#}
 {#- the numeric properties of each event type (README, the event contract); others are ignored -#}
 {%- set properties_of = {
@@ -42,11 +54,35 @@
 {%- endfor -%}
 {%- set max_integer = 2147483647 -%}
 {%- set build_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
+{%- set loaded_at = flywheel.build_loaded_at() -%}
 -- depends_on: {{ source('flywheel', 'raw_events') }}
-{#- a table: the raw file is parsed (JSON, times, trimming) once per build, and the staging
+{#- stored: the raw file is parsed (JSON, times, trimming) once per load, and the staging
     views and their tests read stored rows; pseudonymized ids are computed in the build too
     (the salt lives only in dbt's session), so the views downstream read stored hashes -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='row_key',
+    on_schema_change='fail',
+) }}
+{%- set incremental = is_incremental() -%}
+{#- a stored row whose received_at is a valid time before the cutoff: the batch does not re-read it -#}
+{%- set is_before_cutoff -%}
+    coalesce(
+        {{ flywheel.is_finite_timestamp('{relation}.received_at') }}
+        and {relation}.received_at >= cast('{{ var("flywheel__earliest_event_time") }}' as timestamp)
+        and {relation}.received_at < cutoff.loaded_from,
+        false
+    )
+{%- endset -%}
+{%- if incremental -%}
+    {%- set ranked_columns = [] -%}
+    {%- for column in adapter.get_columns_in_relation(this) -%}
+        {%- if column.name not in ['rejection_reason', 'is_duplicate', '_loaded_at'] -%}
+            {%- do ranked_columns.append(column.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif %}
 
 with
 
@@ -54,16 +90,20 @@ raw_events as (
     select * from {{ flywheel.raw_events() }} as raw_events
 ),
 
-repeated_event_ids as (
+{% if not incremental -%}
+    repeated_event_ids as (
     -- event_ids that arrive more than once (valid or not): only their rows need ranking; read
     -- in a scan of their own, one column, so the wide rows are not kept for it
-    select {{ trimmed['raw_ids.event_id'] }} as event_id
-    from {{ flywheel.raw_events() }} as raw_ids
-    where {{ trimmed['raw_ids.event_id'] }} is not null
-    group by {{ trimmed['raw_ids.event_id'] }}
-    having count(*) > 1
-),
+        select
+            {{ trimmed['raw_ids.event_id'] }} as event_id,
+            0 as n_earlier_deliveries
+        from {{ flywheel.raw_events() }} as raw_ids
+        where {{ trimmed['raw_ids.event_id'] }} is not null
+        group by {{ trimmed['raw_ids.event_id'] }}
+        having count(*) > 1
+    ),
 
+{% endif -%}
 event_types as (
     select * from {{ ref('event_types') }}
 ),
@@ -72,7 +112,7 @@ surfaces as (
     select distinct surface from {{ ref('label_tasks') }}
 ),
 
-typed as (
+parsed as (
     select
         {{ trimmed['raw_events.event_id'] }} as event_id,
         {{ flywheel.parse_utc_timestamp('raw_events.occurred_at') }} as occurred_at,
@@ -92,7 +132,8 @@ typed as (
         raw_events.is_unreadable_line,
         {#- concat() builds the hashed text at once (a chain of || builds twenty strings): the
             same text, every part coalesced -#}
-        {{ dbt.hash('concat(' ~ [
+        
+{{ dbt.hash('concat(' ~ [
             "coalesce(cast(raw_events.event_id as " ~ dbt.type_string() ~ "), '~')", "'|'",
             "coalesce(cast(raw_events.occurred_at as " ~ dbt.type_string() ~ "), '~')", "'|'",
             "coalesce(cast(raw_events.received_at as " ~ dbt.type_string() ~ "), '~')", "'|'",
@@ -107,6 +148,64 @@ typed as (
         ] | join(', ') ~ ')') }} as row_hash
     from raw_events
 ),
+
+{% if incremental -%}
+cutoff as (
+    -- the latest valid arrival already loaded, less the lookback for rows that land late
+    select {{ dbt.dateadd('hour', -1 * var('flywheel__late_arrival_lookback_hours'), 'max(received_at)') }}
+        as loaded_from
+    from {{ this }}
+    where row_rejection_reason is null
+),
+
+earlier as (
+    -- the stored rows this batch does not re-read
+    select stored.*
+    from {{ this }} as stored
+    cross join cutoff
+    where {{ is_before_cutoff | replace('{relation}', 'stored') }}
+),
+
+typed as (
+    select parsed.*
+    from parsed
+    cross join cutoff
+    where not {{ is_before_cutoff | replace('{relation}', 'parsed') }}
+),
+
+batch_event_ids as (
+    select event_id, count(*) as n_rows
+    from typed
+    where event_id is not null
+    group by event_id
+),
+
+earlier_deliveries as (
+    -- valid deliveries of the batch's event_ids loaded before: they came first
+    select earlier.event_id, count(*) as n_earlier_deliveries
+    from earlier
+    inner join batch_event_ids
+        on earlier.event_id = batch_event_ids.event_id
+    where earlier.row_rejection_reason is null
+    group by earlier.event_id
+),
+
+repeated_event_ids as (
+    select
+        batch_event_ids.event_id,
+        coalesce(earlier_deliveries.n_earlier_deliveries, 0) as n_earlier_deliveries
+    from batch_event_ids
+    left join earlier_deliveries
+        on batch_event_ids.event_id = earlier_deliveries.event_id
+    where batch_event_ids.n_rows > 1 or earlier_deliveries.event_id is not null
+),
+
+{% else -%}
+    typed as (
+        select * from parsed
+    ),
+
+{% endif -%}
 
 with_lookups as (
     select
@@ -229,13 +328,17 @@ validated as (
 ranked as (
     -- the first delivery of an event_id is kept: by arrival, then client time, then the row's
     -- hash (a total order: identical builds keep the identical row). A valid row whose
-    -- event_id arrived once is its first delivery; only the few repeated ids are ranked (a
-    -- window over every wide row was the slowest step of the build)
+    -- event_id arrived once is its first delivery; only the few repeated ids (and rows without
+    -- one) are ranked (a window over every wide row was the slowest step of the build).
+    -- row_key: the row's hash, numbered from the second identical copy on (identical copies
+    -- share their received_at, so they always load together)
     select
         validated.*,
-        case when validated.row_rejection_reason is null then 1 end as delivery_number
+        case when validated.row_rejection_reason is null then 1 end as delivery_number,
+        validated.row_hash as row_key
     from validated
-    where not exists (
+    where validated.event_id is not null
+        and not exists (
             select 1 from repeated_event_ids
             where repeated_event_ids.event_id = validated.event_id
         )
@@ -244,16 +347,94 @@ ranked as (
         validated.*,
         case
             when validated.row_rejection_reason is null
-                then row_number() over (
+                then coalesce(repeated_event_ids.n_earlier_deliveries, 0) + row_number() over (
                     partition by validated.event_id, validated.row_rejection_reason is null
                     order by validated.received_at, validated.occurred_at, validated.row_hash
                 )
-        end as delivery_number
+        end as delivery_number,
+        case
+            when row_number() over (partition by validated.row_hash order by validated.row_hash) > 1
+                then validated.row_hash || '#' || cast(
+                    row_number() over (partition by validated.row_hash order by validated.row_hash)
+                    as {{ dbt.type_string() }}
+                )
+            else validated.row_hash
+        end as row_key
     from validated
-    where exists (
-            select 1 from repeated_event_ids
-            where repeated_event_ids.event_id = validated.event_id
+    left join repeated_event_ids
+        on validated.event_id = repeated_event_ids.event_id
+    where validated.event_id is null or repeated_event_ids.event_id is not null
+),
+
+{% if incremental -%}
+earlier_owned_outputs as (
+    select distinct earlier.output_id
+    from earlier
+    where earlier.delivery_number = 1 and earlier.event_type = 'output_shown'
+        and earlier.output_id in (select output_id from ranked)
+),
+
+earlier_sent_requests as (
+    select distinct earlier.request_id
+    from earlier
+    where earlier.delivery_number = 1 and earlier.event_type = 'request'
+        and earlier.request_id in (select request_id from ranked)
+),
+
+reowned as (
+    -- earlier events about an output first shown, or of a request first sent, in this batch:
+    -- judged again (they may turn out to be another user's)
+    select earlier.*
+    from earlier
+    where (
+            earlier.is_output_event
+            and earlier.output_id in (
+                select output_id from ranked where delivery_number = 1 and event_type = 'output_shown'
+            )
+            and earlier.output_id not in (select output_id from earlier_owned_outputs)
         )
+        or (
+            earlier.request_id in (
+                select request_id from ranked where delivery_number = 1 and event_type = 'request'
+            )
+            and earlier.request_id not in (select request_id from earlier_sent_requests)
+        )
+),
+
+candidates as (
+    select {{ ranked_columns | join(', ') }} from ranked
+    union all
+    select {{ ranked_columns | join(', ') }} from reowned
+),
+
+{% else -%}
+    candidates as (
+        select * from ranked
+    ),
+
+{% endif -%}
+first_deliveries as (
+    -- the first deliveries that decide who an output or a request belongs to
+    select
+        output_id,
+        request_id,
+        user_id,
+        event_type,
+        received_at,
+        occurred_at,
+        row_hash
+    from candidates
+    where delivery_number = 1
+    {%- if incremental %}
+    union all
+    select output_id, request_id, user_id, event_type, received_at, occurred_at, row_hash
+    from earlier
+    where delivery_number = 1
+        and (
+            output_id in (select output_id from candidates)
+            or request_id in (select request_id from candidates)
+        )
+    {%- endif %}
 ),
 
 owners as (
@@ -263,32 +444,58 @@ owners as (
         user_id as owner_user_id,
         row_number() over (partition by output_id order by received_at, occurred_at, row_hash)
             as owner_rank
-    from ranked
-    where delivery_number = 1 and event_type = 'output_shown'
+    from first_deliveries
+    where event_type = 'output_shown'
+),
+
+requesters as (
+    -- each request belongs to the user who sent it (its first request event; without one, the
+    -- user of its first delivered event)
+    select
+        request_id,
+        user_id as requester_user_id,
+        row_number() over (
+            partition by request_id
+            order by case when event_type = 'request' then 0 else 1 end, received_at, occurred_at, row_hash
+        ) as requester_rank
+    from first_deliveries
 ),
 
 owned as (
     select
-        ranked.*,
+        candidates.*,
         case
-            when ranked.row_rejection_reason is not null then ranked.row_rejection_reason
+            when candidates.row_rejection_reason is not null then candidates.row_rejection_reason
             when
-                ranked.is_output_event
+                candidates.is_output_event
                 and owners.owner_user_id is not null
-                and ranked.user_id != owners.owner_user_id
+                and candidates.user_id != owners.owner_user_id
                 then 'output_of_another_user'
+            when candidates.user_id != requesters.requester_user_id then 'request_of_another_user'
         end as rejection_reason
-    from ranked
+    from candidates
     left join owners
-        on ranked.output_id = owners.output_id
+        on candidates.output_id = owners.output_id
         and owners.owner_rank = 1
+    left join requesters
+        on candidates.request_id = requesters.request_id
+        and requesters.requester_rank = 1
 ),
 
 final as (
     select
-        *,
-        rejection_reason is null and coalesce(delivery_number > 1, false) as is_duplicate
+        owned.*,
+        owned.rejection_reason is null and coalesce(owned.delivery_number > 1, false) as is_duplicate,
+        {{ loaded_at }} as _loaded_at
     from owned
+    {%- if incremental %}
+    -- only what is new or judged differently is written
+    left join {{ this }} as stored
+        on owned.row_key = stored.row_key
+    where stored.row_key is null
+        or stored.rejection_reason is distinct from owned.rejection_reason
+        or stored.delivery_number is distinct from owned.delivery_number
+    {%- endif %}
 )
 
 select * from final

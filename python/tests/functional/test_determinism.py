@@ -12,20 +12,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
+import warehouse_diff
 
 from flywheel.dbt import AFTER_LABELS, BEFORE_LABELS, run_dbt
 from flywheel.label_job import run_label_job
 from flywheel.label_job.config import LabelJobConfig
 from flywheel.project import Project, load_project
 from flywheel.simulate import simulate
-from flywheel.warehouse import quote_identifier as q
 
 #: columns that legitimately differ between two runs of the same data: the label job's run id
-#: (a fresh uuid per run) and fit time, and their copies downstream
-RUN_SPECIFIC_COLUMNS = frozenset({"run_id", "label_run_id", "fitted_at", "label_fitted_at"})
-SCHEMA = "main"
+#: (a fresh uuid per run) and fit time, and their copies downstream; the build's stamp
+RUN_SPECIFIC_COLUMNS = frozenset(
+    {"run_id", "label_run_id", "fitted_at", "label_fitted_at", "_loaded_at"}
+)
 #: dbt's data and unit tests write nothing (the other functional tests run them)
 NO_TESTS = ["--exclude-resource-type", "test", "unit_test"]
 
@@ -69,65 +69,14 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory, copy_project) -> tuple[
     return first, second
 
 
-def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str, str]]]:
-    """Per relation: its (table type, column, data type) rows, in column order."""
-    rows = con.execute(
-        """
-        select c.table_name, t.table_type, c.column_name, c.data_type
-        from information_schema.columns as c
-        inner join information_schema.tables as t
-            on c.table_schema = t.table_schema and c.table_name = t.table_name
-        where c.table_schema = ?
-        order by c.table_name, c.ordinal_position
-        """,
-        [SCHEMA],
-    ).fetchall()
-    out: dict[str, list[tuple[str, str, str]]] = {}
-    for table, kind, column, dtype in rows:
-        out.setdefault(table, []).append((kind, column, dtype))
-    return out
-
-
-def _checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> tuple:
-    """Row count and md5 of the rows' text, ordered by all the columns."""
-    cols = ", ".join(q(c) for c in columns)
-    ((n_rows, digest),) = con.execute(
-        f"""
-        select count(*), md5(coalesce(string_agg(cast(row({cols}) as varchar), chr(10)
-            order by {cols}), ''))
-        from {q(SCHEMA)}.{q(table)}
-        """
-    ).fetchall()
-    return n_rows, digest
-
-
-def _compared(columns: list[tuple[str, str, str]]) -> list[str]:
-    return [column for _, column, _ in columns if column not in RUN_SPECIFIC_COLUMNS]
-
-
 def test_two_builds_are_identical(two_builds) -> None:
     first, second = two_builds
     # dbt-duckdb keeps its connections open in this process: open the files the same way
     with first.connect() as a, second.connect() as b:
-        layout_a, layout_b = _columns(a), _columns(b)
-        assert sorted(layout_a) == sorted(layout_b), "the two builds made different relations"
-        differences, empty = [], []
-        for table, columns in sorted(layout_a.items()):
-            if columns != layout_b[table]:
-                differences.append(f"{table}: columns {columns} != {layout_b[table]}")
-                continue
-            compared = _compared(columns)
-            rows_a = _checksum(a, table, compared)
-            if rows_a[0] == 0:
-                empty.append(table)
-            if rows_a != _checksum(b, table, compared):
-                moved = [
-                    c for c in compared if _checksum(a, table, [c]) != _checksum(b, table, [c])
-                ]
-                differences.append(
-                    f"{table}: rows differ (columns: {', '.join(moved) or 'none alone'})"
-                )
-        exempt = {c for columns in layout_a.values() for _, c, _ in columns} & RUN_SPECIFIC_COLUMNS
+        differences, empty = warehouse_diff.differences(a, b, RUN_SPECIFIC_COLUMNS)
+        exempt = {
+            c for columns in warehouse_diff.layout(a).values() for _, c, _ in columns
+        } & RUN_SPECIFIC_COLUMNS
     assert not differences, "two builds of the same events differ:\n" + "\n".join(differences)
     # the comparison means something: every relation has rows, every exempt column exists
     assert not empty, f"the stream is too small to fill {empty}"

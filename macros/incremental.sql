@@ -1,0 +1,77 @@
+{#-
+    Incremental builds, one user's history at a time.
+
+    Every event downstream of staging belongs to one user (base_events__validated gives each
+    output and each request one owner), and every per-user model (sessions, requests,
+    outputs, signals, votes, labels) is a function of that user's events alone. So a build
+    recomputes exactly the users whose events changed since the model was last written, whole
+    (sessions merged or split by a late event, retention and topic-repeat windows that reach
+    across sessions, all of it), and leaves every other user's rows as they are: the result is
+    the full refresh's, row for row (python/tests/functional/test_incremental.py).
+
+    "Changed since" is the `_loaded_at` stamp: a model's watermark is the latest stamp in its
+    own table, and its users to recompute are those with rows stamped later in the relations
+    it is changed by (base_events__validated always; config `changed_by` adds more, e.g. the
+    votes for the labels). A build that fails leaves the watermark where it was, so the next
+    build recomputes what the failed one did not finish.
+-#}
+
+{#- The build's stamp: when this dbt invocation started, to the microsecond. -#}
+{% macro build_loaded_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- The users whose rows the current incremental build of this model recomputes (a query). -#}
+{% macro changed_users() -%}
+    {#- base_events__validated is upstream of every per-user model already: named through the
+        graph, not ref(), so models and their unit tests need no extra dependency -#}
+    {%- set relations = [graph.nodes['model.flywheel.base_events__validated'].relation_name] -%}
+    {%- for name in (config.get('meta') or {}).get('changed_by', []) -%}
+        {%- do relations.append(ref(name)) -%}
+    {%- endfor -%}
+    {%- for relation in relations %}
+    select changed.user_id
+    from {{ relation }} as changed
+    where changed.user_id is not null
+        and changed._loaded_at > (
+            select coalesce(max(watermark._loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+            from {{ this }} as watermark
+        )
+    {{ 'union' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- `where <column> in (changed users)` in an incremental build, nothing in a full one. -#}
+{% macro for_changed_users(column='user_id', keyword='where') -%}
+    {%- if is_incremental() -%}
+        {{ keyword }} {{ column }} in (select user_id from changed_users)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The `changed_users` CTE (followed by a comma) in an incremental build, nothing in a full one. -#}
+{% macro changed_users_cte() -%}
+    {%- if is_incremental() -%}
+changed_users as (
+    {{ flywheel.changed_users() }}
+),
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    incremental_strategy='flywheel_users': every row of the changed users goes (also users
+    left with no rows: an event that turned out to be another user's), then the recomputed
+    rows come in. Both in the model's transaction.
+-#}
+{% macro get_incremental_flywheel_users_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ target }}
+    where user_id in (
+        {{ flywheel.changed_users() }}
+        union
+        select user_id from {{ source }}
+    );
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+{%- endmacro %}
