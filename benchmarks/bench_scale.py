@@ -4,7 +4,8 @@ Not part of the test suite. For each size of ``--sizes`` (raw events; default 1e
 fresh copy of the project under a temporary directory:
 
 1. **simulate** ``flywheel.simulate.simulate`` (parquet, ``--seed``, no gold), in a subprocess;
-2. **run** ``flywheel run --events ... --db ...`` as a subprocess: its wall time, split into
+2. **run** ``flywheel run --events ... --db ...`` as a subprocess, on all but the last 1% of
+   the events by received_at: its wall time, split into
    stages (dbt ``before_labels``, label job, dbt ``after_labels``, summary) by the ``[ 12.3s]``
    progress lines the CLI prints, and the peak RSS of its process tree (``/proc`` of the
    process and its descendants summed, sampled every ``--sample-seconds``, and ``ru_maxrss``
@@ -12,13 +13,17 @@ fresh copy of the project under a temporary directory:
    the sampler copies every new version: per-model execution times of both builds (the 10
    slowest printed, all in the JSON). Also the warehouse file's size and events per second
    (raw rows / the run's wall time);
-3. **floor**, each in its own subprocess on the same events file with DuckDB's default
+3. **incremental**: the hourly step of analytics CI, ``dbt build --exclude-resource-type
+   unit_test`` on the whole events file (the source grew by the last 1%), incremental on the
+   run's warehouse: wall time, peak RSS, its slowest models, and the ratio to the full run;
+   then the same build once more with nothing new (the fixed cost);
+4. **floor**, each in its own subprocess on the same events file with DuckDB's default
    settings: ``create table t as select * from read_parquet(events) order by user_id,
    occurred_at`` into a fresh database file (the *sort floor*), and a one-pass window
    sessionization (``lag(occurred_at)`` per user in client time, a gap over 30 minutes
    starts a session, a running ``sum`` numbers them) written to a table; the ratio of the
    full run (without simulate) to the sort floor;
-4. at the largest size only (``--commands-at``, default: the largest), every other CLI
+5. at the largest size (or those of ``--commands-at``), every other CLI
    command on the built warehouse, each a subprocess with its wall time and peak RSS:
    ``summary``, ``export`` (training examples, parquet), ``evaluate --truth`` and ``report``.
 
@@ -407,12 +412,14 @@ def bench_size(args: argparse.Namespace, n: int, work: Path, commands: bool) -> 
     dbt_vars = json.dumps({"flywheel__events_path": str(events)})
     dbt_common = ["--project-dir", str(project), "--profiles-dir", str(project), "--vars", dbt_vars]
     incremental: dict[str, Any] = {"new_rows": sim["n_rows"] - n_first}
-    # analytics CI's hourly step, `dbt build` (models and every data test): with the new
-    # events, then once more with nothing new (the fixed cost: dbt's start, the tests)
+    # analytics CI's hourly step, `dbt build --exclude-resource-type unit_test` (models and
+    # every data test; unit tests check SQL logic on fixtures, so they belong to the CI of a
+    # change, not to each load): with the new events, then once more with nothing new (the
+    # fixed cost: dbt's start, the data tests)
     for name in ("build", "build_nothing_new"):
         m = check(
             run_measured(
-                [str(DBT), "build", *dbt_common],
+                [str(DBT), "build", "--exclude-resource-type", "unit_test", *dbt_common],
                 sample_seconds=args.sample_seconds,
                 watch=project / "target" / "run_results.json",
                 env=run_env,
@@ -423,7 +430,7 @@ def bench_size(args: argparse.Namespace, n: int, work: Path, commands: bool) -> 
         incremental[name] = {
             "wall_seconds": m.wall_seconds,
             "peak_rss_mb": m.peak_rss_mb,
-            "nodes": model_times(runs),
+            "nodes": model_times(runs[-1:]),  # the first copy may be the run's last build
         }
     dbt_run_seconds = out["run"]["stages"].get("dbt before_labels", float("nan")) + out["run"][
         "stages"
@@ -563,6 +570,25 @@ def print_report(report: dict[str, Any]) -> None:
                     f"| {name} | {x['wall_seconds']:.1f} | {x['peak_rss_mb']:,.0f} "
                     f"| {x['returncode']} |"
                 )
+    measured = [c for c in cases if "commands" in c]
+    if len(measured) >= 2:
+        small, large = measured[0], measured[-1]
+        print(
+            f"\n## Commands: peak RSS at {human(large['n_events'])} / at "
+            f"{human(small['n_events'])} events\n"
+        )
+        print(
+            "| command | RSS small (MB) | RSS large (MB) | ratio | wall small (s) "
+            "| wall large (s) |"
+        )
+        print("|---|---|---|---|---|---|")
+        for name, x in large["commands"].items():
+            y = small["commands"][name]
+            print(
+                f"| {name} | {y['peak_rss_mb']:,.0f} | {x['peak_rss_mb']:,.0f} "
+                f"| {x['peak_rss_mb'] / y['peak_rss_mb']:.2f} | {y['wall_seconds']:.1f} "
+                f"| {x['wall_seconds']:.1f} |"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -571,9 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="simulator seed")
     parser.add_argument(
         "--commands-at",
-        type=float,
         default=None,
-        help="time every CLI command at this size (default: the largest of --sizes)",
+        help="time every CLI command at these sizes (comma-separated; default: the largest of "
+        "--sizes); at two or more, the ratio of peak RSS of the largest to the smallest",
     )
     parser.add_argument("--no-commands", action="store_true", help="skip the CLI commands")
     parser.add_argument("--top", type=int, default=10, help="slowest models to print")
@@ -590,7 +616,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = parse_sizes(args.sizes)
-    commands_at = None if args.no_commands else int(args.commands_at or max(sizes))
+    commands_at = (
+        set() if args.no_commands else set(parse_sizes(args.commands_at or str(max(sizes))))
+    )
     work = args.workdir or Path(tempfile.mkdtemp(prefix="flywheel-bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
@@ -619,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         for n in sizes:
-            report["sizes"].append(bench_size(args, n, work, commands=n == commands_at))
+            report["sizes"].append(bench_size(args, n, work, commands=n in commands_at))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
