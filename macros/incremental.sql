@@ -13,12 +13,52 @@
     own table, and its users to recompute are those with rows stamped later in the relations
     it is changed by (base_events__validated always; config `changed_by` adds more, e.g. the
     votes for the labels). A build that fails leaves the watermark where it was, so the next
-    build recomputes what the failed one did not finish.
+    build recomputes what the failed one did not finish. `_settings_hash` records the vars and
+    LF definitions the rows were computed with: when they change, the next build recomputes
+    every user.
 -#}
 
 {#- The build's stamp: when this dbt invocation started, to the microsecond. -#}
 {% macro build_loaded_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#-
+    What the rows were computed with: an md5 of the vars below and of every LF definition. A
+    build whose settings differ from a model's stored rows recomputes that model whole (every
+    user, every raw row), so changing a threshold or an LF needs no --full-refresh to be right.
+-#}
+{% macro settings_hash() -%}
+    {%- set settings = {'labeling_functions': flywheel.labeling_functions()} -%}
+    {%- for name in ['flywheel__earliest_event_time', 'flywheel__max_clock_skew_hours',
+                     'flywheel__pseudonymize_user_id', 'flywheel__session_gap_minutes',
+                     'flywheel__retention_windows_seconds', 'flywheel__rerequest_window_seconds',
+                     'flywheel__rephrase_similarity', 'flywheel__topic_repeat_min_hours',
+                     'flywheel__topic_repeat_max_hours', 'flywheel__long_click_dwell_seconds',
+                     'flywheel__quick_accept_seconds', 'flywheel__read_seconds',
+                     'flywheel__long_read_seconds', 'flywheel__skim_seconds', 'flywheel__lf_params',
+                     'flywheel__eval_percent', 'flywheel__min_confidence'] -%}
+        {%- do settings.update({name: var(name)}) -%}
+    {%- endfor -%}
+    {{- local_md5(tojson(settings, sort_keys=True)) -}}
+{%- endmacro %}
+
+{#- The two bookkeeping columns every incremental model ends with (a select list fragment). -#}
+{% macro build_stamp() -%}
+    {{ flywheel.build_loaded_at() }} as _loaded_at,
+    cast('{{ flywheel.settings_hash() }}' as {{ dbt.type_string() }}) as _settings_hash
+{%- endmacro %}
+
+{#- True when this model's stored rows were computed with other settings (or there are none). -#}
+{% macro settings_changed() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set stored = run_query(
+        'select min(_settings_hash), max(_settings_hash) from ' ~ this
+    ).rows[0] -%}
+    {%- set current = flywheel.settings_hash() | string | trim -%}
+    {{ return(stored[0] != current or stored[1] != current) }}
 {%- endmacro %}
 
 {#- The users whose rows the current incremental build of this model recomputes (a query). -#}
@@ -29,16 +69,22 @@
     {%- for name in (config.get('meta') or {}).get('changed_by', []) -%}
         {%- do relations.append(ref(name)) -%}
     {%- endfor -%}
-    {%- for relation in relations %}
-    select changed.user_id
-    from {{ relation }} as changed
-    where changed.user_id is not null
-        and changed._loaded_at > (
-            select coalesce(max(watermark._loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-            from {{ this }} as watermark
-        )
-    {{ 'union' if not loop.last }}
-    {%- endfor %}
+    {%- if flywheel.settings_changed() %}
+        select distinct everyone.user_id
+        from {{ relations[0] }} as everyone
+        where everyone.user_id is not null
+    {%- else %}
+        {%- for relation in relations %}
+            select changed.user_id
+            from {{ relation }} as changed
+            where changed.user_id is not null
+                and changed._loaded_at > (
+                    select coalesce(max(watermark._loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+                    from {{ this }} as watermark
+                )
+            {{ 'union' if not loop.last }}
+        {%- endfor %}
+    {%- endif %}
 {%- endmacro %}
 
 {#- `where <column> in (changed users)` in an incremental build, nothing in a full one. -#}

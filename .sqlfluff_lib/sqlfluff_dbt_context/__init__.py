@@ -22,6 +22,7 @@ sqlfluff's dbt builtins (`ref`, `source`, `config`, `return`, `tojson`) it rende
 import datetime as _datetime
 import pathlib as _pathlib
 import re as _re
+import hashlib as _hashlib
 import types as _types
 
 import jinja2 as _jinja2
@@ -61,6 +62,11 @@ def var(name, default=_MISSING):
 def load_relation(relation):
     """No table exists yet (a fresh warehouse)."""
     return None
+
+
+def local_md5(text):
+    """dbt's `local_md5`: the md5 of a text, in hex."""
+    return _hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
 def is_incremental():

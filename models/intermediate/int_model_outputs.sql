@@ -44,7 +44,7 @@ final as (
         output_showings.n_results,
         requests.requested_at,
         requests.request_text,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from output_showings
     inner join label_tasks
         on output_showings.surface = label_tasks.surface

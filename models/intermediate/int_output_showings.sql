@@ -60,7 +60,7 @@ final as (
         first_deliveries.output_text,
         first_deliveries.output_n_chars,
         first_deliveries.n_results,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from showings
     inner join first_deliveries
         on showings.output_id = first_deliveries.output_id

@@ -130,7 +130,7 @@ final as (
                 then {{ flywheel.token_jaccard('request_tokens', 'following_request_tokens') }}
         end as next_request_similarity,
         not is_followed_in_session as is_last_request_in_session,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from with_next
 )
 

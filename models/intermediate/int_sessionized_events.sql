@@ -104,7 +104,7 @@ final as (
         dwell_seconds,
         rating,
         arrival_delay_seconds,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from bounded
 )
 

@@ -65,7 +65,7 @@ final as (
         user_id,
         min(later_requested_at) as topic_repeated_at,
         count(*) as n_topic_repeats,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from similar_pairs
     group by request_id, user_id
 )

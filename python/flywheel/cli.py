@@ -20,7 +20,7 @@ import duckdb
 from flywheel import __version__
 from flywheel.errors import FlywheelError
 from flywheel.simulate import WORLDS  # names only: the simulator itself is imported on use
-from flywheel.warehouse import first_line
+from flywheel.warehouse import first_line, memory_limit
 
 if TYPE_CHECKING:
     from flywheel.evaluate import EvaluateConfig
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 #: DuckDB memory_limit of ``flywheel label`` (the library, LabelJobConfig, leaves it alone)
 LABEL_MEMORY_LIMIT = "256MB"
+#: DuckDB memory_limit of the commands that read the warehouse (summary, export, evaluate,
+#: report): they aggregate in SQL and stream, so the limit only stops DuckDB from caching
+#: every table they scan (memory flat in the number of outputs; DuckDB spills if it must)
+READ_MEMORY_LIMIT = "512MB"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -56,6 +60,15 @@ def _add_project_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", type=Path, default=None,
         help="DuckDB warehouse file (default: $FLYWHEEL_DUCKDB_PATH, else profiles.yml's path)",
+    )  # fmt: skip
+
+
+def _add_read_memory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--memory-limit", default=READ_MEMORY_LIMIT,
+        help=f"DuckDB memory_limit of this command (default: {READ_MEMORY_LIMIT}; 'none' for "
+        "the profile's). It aggregates in SQL and streams what leaves the warehouse; the limit "
+        "keeps DuckDB from caching every table it scans, so memory does not grow with them",
     )  # fmt: skip
 
 
@@ -205,6 +218,7 @@ def _add_export_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "export", help="write training or eval examples as JSONL (chat shape) or parquet"
     )
     _add_project_options(export)
+    _add_read_memory_option(export)
     export.add_argument("out", type=Path, help="output file (.jsonl or .parquet)")
     export.add_argument("--format", dest="fmt", choices=["jsonl", "parquet"], default=None,
                         help="default: from the file suffix")  # fmt: skip
@@ -237,6 +251,7 @@ def _add_report_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "score each on held-out truth",
     )
     _add_project_options(evaluate)
+    _add_read_memory_option(evaluate)
     evaluate.add_argument("--truth", type=Path, required=True, help="per-output truth file")
     evaluate.add_argument("--seed", type=int, default=0, help="classifier seed")
     evaluate.add_argument("--bag-of-words", action="store_true",
@@ -244,6 +259,7 @@ def _add_report_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
     report = commands.add_parser("report", help="write a self-contained HTML report")
     _add_project_options(report)
+    _add_read_memory_option(report)
     report.add_argument("--out", type=Path, default=Path("flywheel_report.html"))
     report.add_argument("--truth", type=Path, default=None,
                         help="also score labels and calibration against this truth")  # fmt: skip
@@ -267,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_label_options(label)
     summary = commands.add_parser("summary", help="print the per-task label summary")
     _add_project_options(summary)
+    _add_read_memory_option(summary)
     summary.add_argument("--truth", type=Path, default=None, help="score against this truth file")
     _add_export_parser(commands)
     _add_report_parsers(commands)
@@ -449,7 +466,10 @@ def _summary(args: argparse.Namespace) -> int:
     from flywheel.summary import format_summary, run_summary
 
     project, config = _project(args), _summary_config(args)
-    with project.connect(read_only=True) as con:
+    with (
+        project.connect(read_only=True) as con,
+        memory_limit(con, _memory_limit(args.memory_limit)),
+    ):
         print(format_summary(run_summary(con, project.schema, config)))
         flags = format_lf_flags(read_lf_flags(con, project.schema))
     if flags:
@@ -462,7 +482,10 @@ def _export(args: argparse.Namespace) -> int:
     from flywheel.export import run_export
 
     project, config = _project(args), _export_config(args)
-    with project.connect(read_only=True) as con:
+    with (
+        project.connect(read_only=True) as con,
+        memory_limit(con, _memory_limit(args.memory_limit)),
+    ):
         n = run_export(con, project.schema, config)
     print(f"wrote {n:,} {config.dataset} examples to {config.out}")
     return 0
@@ -472,7 +495,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from flywheel.evaluate import format_evaluation, run_evaluation
 
     project, config = _project(args), _evaluate_config(args)
-    with project.connect(read_only=True) as con:
+    with (
+        project.connect(read_only=True) as con,
+        memory_limit(con, _memory_limit(args.memory_limit)),
+    ):
         print(format_evaluation(run_evaluation(con, project.schema, config)))
     return 0
 
@@ -481,7 +507,10 @@ def _report(args: argparse.Namespace) -> int:
     from flywheel.report import write_report
 
     project, config = _project(args), _report_config(args)
-    with project.connect(read_only=True) as con:
+    with (
+        project.connect(read_only=True) as con,
+        memory_limit(con, _memory_limit(args.memory_limit)),
+    ):
         path = write_report(con, project.schema, config)
     print(f"wrote {path}")
     return 0

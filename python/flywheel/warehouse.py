@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,33 @@ def quote_literal(value: str) -> str:
 def qualified(schema: str, table: str) -> str:
     """``"schema"."table"``, both parts quoted."""
     return f"{quote_identifier(schema)}.{quote_identifier(table)}"
+
+
+@contextmanager
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
+    """Set DuckDB's ``memory_limit`` for the duration of the block, then restore it."""
+    if limit is None:
+        yield
+        return
+    query = "select current_setting('memory_limit')"
+    previous = str(con.execute(query).fetchall()[0][0])
+    with duckdb.connect() as fresh:  # DuckDB reports sizes rounded: detect the default
+        default = str(fresh.execute(query).fetchall()[0][0])
+    try:
+        con.execute(f"set memory_limit = {quote_literal(limit)}")
+    except duckdb.Error as exc:
+        reason = (str(exc).splitlines() or [""])[0]
+        raise FlywheelError(
+            f"invalid memory limit {limit!r} ({reason}): use a size such as '2GB' or '512MB'"
+        ) from exc
+    try:
+        yield
+    finally:
+        with suppress(duckdb.Error):
+            if previous == default:
+                con.execute("reset memory_limit")
+            else:  # as reported, e.g. '2.7 GiB': within 0.1 of its unit of the old value
+                con.execute(f"set memory_limit = {quote_literal(previous)}")
 
 
 def first_line(exc: BaseException) -> str:

@@ -49,7 +49,7 @@ joined as (
                 then 'eval'
             else 'train'
         end as split,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from labels
     inner join outputs
         on labels.output_id = outputs.output_id

@@ -61,7 +61,7 @@ votes as (
         {%- for lf in lfs %}
             {{ flywheel.labeling_function(lf) }} as {{ lf.name }},
         {%- endfor %}
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from signals_with_gold
 ),
 

@@ -32,7 +32,7 @@ long_votes as (
             cast('{{ lf.name }}' as {{ dbt.type_string() }}) as lf_name,
             cast({{ lf.lf_position }} as {{ dbt.type_int() }}) as lf_position,
             {{ lf.name }} as vote,
-            {{ flywheel.build_loaded_at() }} as _loaded_at
+            {{ flywheel.build_stamp() }}
         from votes
         where label_task = '{{ lf.label_task }}'
         {%- if not loop.last %}

@@ -100,7 +100,7 @@ fit_changes as (
     ) as new_fits
     union all
     select * from (
-        select distinct label_task, label_run_id from {{ this }}
+        select distinct label_task, label_run_id from {{ this }} where label_run_id is not null
         except
         select label_task, run_id from {{ priors_source }}
     ) as old_fits
@@ -201,7 +201,7 @@ labeled as (
         {%- endif %}
         p_good_majority,
         explicit_label,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from {{ 'scored' if has_labels else 'votes' }}
 ),
 

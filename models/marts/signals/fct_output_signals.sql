@@ -224,7 +224,7 @@ signals as (
         -- explicit feedback: rare and biased; a signal and a gold label, never the label
         explicit_rating,
         explicit_rating is not null as has_explicit_rating,
-        {{ flywheel.build_loaded_at() }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from joined
 )
 

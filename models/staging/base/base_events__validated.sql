@@ -54,7 +54,6 @@
 {%- endfor -%}
 {%- set max_integer = 2147483647 -%}
 {%- set build_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)" -%}
-{%- set loaded_at = flywheel.build_loaded_at() -%}
 -- depends_on: {{ source('flywheel', 'raw_events') }}
 {#- stored: the raw file is parsed (JSON, times, trimming) once per load, and the staging
     views and their tests read stored rows; pseudonymized ids are computed in the build too
@@ -66,6 +65,8 @@
     on_schema_change='fail',
 ) }}
 {%- set incremental = is_incremental() -%}
+{#- other settings than the stored rows': every raw row is read and written again -#}
+{%- set settings_changed = flywheel.settings_changed() -%}
 {#- a stored row whose received_at is a valid time before the cutoff: the batch does not re-read it -#}
 {%- set is_before_cutoff -%}
     coalesce(
@@ -78,7 +79,7 @@
 {%- if incremental -%}
     {%- set ranked_columns = [] -%}
     {%- for column in adapter.get_columns_in_relation(this) -%}
-        {%- if column.name not in ['rejection_reason', 'is_duplicate', '_loaded_at'] -%}
+        {%- if column.name not in ['rejection_reason', 'is_duplicate', '_loaded_at', '_settings_hash'] -%}
             {%- do ranked_columns.append(column.name) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -155,7 +156,7 @@ cutoff as (
     select {{ dbt.dateadd('hour', -1 * var('flywheel__late_arrival_lookback_hours'), 'max(received_at)') }}
         as loaded_from
     from {{ this }}
-    where row_rejection_reason is null
+    where row_rejection_reason is null{{ ' and false' if settings_changed }}
 ),
 
 earlier as (
@@ -486,9 +487,9 @@ final as (
     select
         owned.*,
         owned.rejection_reason is null and coalesce(owned.delivery_number > 1, false) as is_duplicate,
-        {{ loaded_at }} as _loaded_at
+        {{ flywheel.build_stamp() }}
     from owned
-    {%- if incremental %}
+    {%- if incremental and not settings_changed %}
     -- only what is new or judged differently is written
     left join {{ this }} as stored
         on owned.row_key = stored.row_key

@@ -68,6 +68,7 @@ from flywheel.label_job.config import (
 from flywheel.label_job.fit import TaskRun
 from flywheel.label_job.scoring import PRIORS_TABLE, SCORING_WEIGHTS_TABLE
 from flywheel.label_job.tables import PATTERNS_TABLE, RUNS_TABLE, WEIGHTS_TABLE
+from flywheel.warehouse import memory_limit
 
 __all__ = [
     "DEFAULT_TASK_NAME",
@@ -114,7 +115,7 @@ def run_label_job(
     votes_cols, lf_columns, registry = votes.lf_columns_of(con, config)
     config = votes.without_absent_gold(config, votes_cols)
     excluded = votes.exclusions(con, config, lf_columns, registry)
-    with votes.memory_limit(con, config.memory_limit):
+    with memory_limit(con, config.memory_limit):
         tasks = votes.known_tasks(config, lf_columns, registry)
         votes.check_lf_values(con, config, lf_columns, votes_name)
         votes.check_golden_values(con, config, votes_name)

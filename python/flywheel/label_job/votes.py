@@ -6,8 +6,6 @@ patterns with their counts (one ``group by`` over the votes table).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -125,33 +123,6 @@ def without_absent_gold(config: LabelJobConfig, votes_cols: dict[str, str]) -> L
     if config.golden_column is not None and config.golden_column not in votes_cols:
         return replace(config, golden_column=None)
     return config
-
-
-@contextlib.contextmanager
-def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
-    """Set DuckDB's ``memory_limit`` for the duration of the block, then restore it."""
-    if limit is None:
-        yield
-        return
-    query = "select current_setting('memory_limit')"
-    previous = str(con.execute(query).fetchall()[0][0])
-    with duckdb.connect() as fresh:  # DuckDB reports sizes rounded: detect the default
-        default = str(fresh.execute(query).fetchall()[0][0])
-    try:
-        con.execute(f"set memory_limit = {_literal(limit)}")
-    except duckdb.Error as exc:
-        reason = (str(exc).splitlines() or [""])[0]
-        raise FlywheelError(
-            f"invalid memory limit {limit!r} ({reason}): use a size such as '2GB' or '512MB'"
-        ) from exc
-    try:
-        yield
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            if previous == default:
-                con.execute("reset memory_limit")
-            else:  # as reported, e.g. '2.7 GiB': within 0.1 of its unit of the old value
-                con.execute(f"set memory_limit = {_literal(previous)}")
 
 
 def check_lf_types(votes_cols: dict[str, str], lf_columns: list[str], votes_name: str) -> None:

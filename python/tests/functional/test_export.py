@@ -105,9 +105,11 @@ def test_parquet_eval_with_every_filter_matches_sql(built, con, tmp_path: Path) 
     assert exported[4] >= 0.7 and exported[5] == "eval"
     table_columns = [r[0] for r in built.query(f'describe "{schema}".eval_examples')]
     assert "user_id" in table_columns
-    # every column but user_id (left out unless with_user_id) and the build's _loaded_at
-    # stamp (bookkeeping, not data), in the table's order
-    assert _columns(built, out) == [c for c in table_columns if c not in {"user_id", "_loaded_at"}]
+    # every column but user_id (left out unless with_user_id) and the build's bookkeeping
+    # (_loaded_at, _settings_hash: not data), in the table's order
+    assert _columns(built, out) == [
+        c for c in table_columns if c != "user_id" and not c.startswith("_")
+    ]
 
 
 def test_format_from_suffix_or_argument(built, con, tmp_path: Path) -> None:
