@@ -27,6 +27,8 @@ data tests too (raw = valid + duplicates + rejected holds after every batch).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +39,7 @@ import pyarrow.parquet as pq
 import pytest
 import warehouse_diff
 
+from flywheel.cli import main
 from flywheel.dbt import AFTER_LABELS, BEFORE_LABELS, run_dbt
 from flywheel.label_job import run_label_job
 from flywheel.label_job.config import LabelJobConfig
@@ -276,3 +279,35 @@ def test_the_hostile_additions_were_judged_as_a_full_refresh_judges_them(builds)
     assert bridged == 1
     # each batch wrote rows of its own, but the last, whose new session gap rewrote them all
     assert loads == [1, 2, 3, 1]
+
+
+def _run(root: Path, events: Path, *extra: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(
+            ["run", "--project-dir", str(root), "--db", str(root / "warehouse.duckdb"),
+             "--events", str(events), *extra]
+        )  # fmt: skip
+    assert status == 0, out.getvalue()[-2000:]
+    return out.getvalue()
+
+
+def test_flywheel_run_rebuilds_unless_incremental(tmp_path: Path, copy_project) -> None:
+    root = copy_project(tmp_path / "project")
+    sim = simulate(tmp_path / "events", n_events=8_000, seed=3, golden_size=0)
+    stamps = (
+        "select max(_loaded_at), count(distinct _loaded_at), count(*) from base_events__validated"
+    )
+    _run(root, sim.events_path)
+    project = load_project(root, root / "warehouse.duckdb")
+    with project.connect() as con:
+        first = con.execute(stamps).fetchall()
+    printed = _run(root, sim.events_path, "--incremental")
+    with project.connect() as con:
+        after_incremental = con.execute(stamps).fetchall()
+    _run(root, sim.events_path)
+    with project.connect() as con:
+        (rebuilt,) = con.execute(stamps).fetchall()
+    assert "dbt build (incremental)" in printed
+    assert after_incremental == first, "the same events again: nothing new was written"
+    assert rebuilt[0] > first[0][0] and rebuilt[1:] == (1, first[0][2]), "a rebuild restamps all"
