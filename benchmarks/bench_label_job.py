@@ -47,7 +47,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -61,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from _machine import machine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -852,15 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     report: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gib": round(
-                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
-            ),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average_at_start": os.getloadavg(),
-        },
+        "machine": machine(),
         "versions": {
             "duckdb": duckdb.__version__,
             "snorkel": snorkel.__version__,

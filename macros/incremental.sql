@@ -87,10 +87,10 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- `where <column> in (changed users)` in an incremental build, nothing in a full one. -#}
-{% macro for_changed_users(column='user_id', keyword='where') -%}
+{#- `where user_id in (changed users)` in an incremental build, nothing in a full one. -#}
+{% macro for_changed_users() -%}
     {%- if is_incremental() -%}
-        {{ keyword }} {{ column }} in (select user_id from changed_users)
+        where user_id in (select user_id from changed_users)
     {%- endif -%}
 {%- endmacro %}
 
