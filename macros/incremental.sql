@@ -121,3 +121,39 @@ changed_users as (
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }}
 {%- endmacro %}
+
+{#-
+    The loading window of the raw events (base_events__parsed, base_events__validated): a
+    stored row is before the cutoff when its received_at is a valid time earlier than the
+    latest valid received_at in `relation` less flywheel__late_arrival_lookback_hours. A build
+    re-reads every row that is not: the late arrivals of the lookback, the new rows, and every
+    row whose received_at is missing or out of range (judged again each build, so a broken or
+    far-future time never moves the mark). With other settings than the stored rows' there is
+    no cutoff: everything is re-read.
+-#}
+{% macro is_before_cutoff(alias, relation) -%}
+    {%- set no_cutoff = ' and false' if flywheel.settings_changed() else '' -%}
+    coalesce(
+        {{ flywheel.is_finite_timestamp(alias ~ '.received_at') }}
+        and {{ alias }}.received_at >= cast('{{ var("flywheel__earliest_event_time") }}' as {{ dbt.type_timestamp() }})
+        and {{ alias }}.received_at < (
+            select {{ dbt.dateadd('hour', -1 * var('flywheel__late_arrival_lookback_hours'), 'max(loaded.received_at)') }}
+            from {{ relation }} as loaded
+            where loaded.row_rejection_reason is null{{ no_cutoff }}
+        ),
+        false
+    )
+{%- endmacro %}
+
+{#-
+    incremental_strategy='flywheel_window': the stored rows the build re-read (those not
+    before the cutoff) go, and the build's rows come in. Both in the model's transaction.
+-#}
+{% macro get_incremental_flywheel_window_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ target }}
+    where not {{ flywheel.is_before_cutoff(target, target) }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
