@@ -157,3 +157,14 @@ changed_users as (
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+{#-
+    The materialization of the incremental models: `incremental` where the adapter runs the
+    strategies above (duckdb: `delete` and `insert` in one transaction), `table` elsewhere.
+    dbt-spark accepts only its own strategies (append, merge, insert_overwrite), and on plain
+    parquet tables none of them can delete a user's rows, so on Spark every build is a full
+    rebuild, with the same rows.
+-#}
+{% macro incremental_materialization() -%}
+    {{ return('incremental' if adapter.type() == 'duckdb' else 'table') }}
+{%- endmacro %}
