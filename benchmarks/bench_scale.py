@@ -16,7 +16,8 @@ fresh copy of the project under a temporary directory:
 3. **incremental**: the hourly step of analytics CI, ``dbt build --exclude-resource-type
    unit_test`` on the whole events file (the source grew by the last 1%), incremental on the
    run's warehouse: wall time, peak RSS, its slowest models, and the ratio to the full run;
-   then the same build once more with nothing new (the fixed cost);
+   then the same build once more with nothing new (the fixed cost); ``--no-incremental``
+   skips this step;
 4. **floor**, each in its own subprocess on the same events file with DuckDB's default
    settings: ``create table t as select * from read_parquet(events) order by user_id,
    occurred_at`` into a fresh database file (the *sort floor*), and a one-pass window
@@ -407,39 +408,51 @@ def bench_size(args: argparse.Namespace, n: int, work: Path, commands: bool) -> 
     if len(builds) < 2:
         print("   (warning: only one dbt run_results.json was caught)", flush=True)
 
-    print(f"== {human(n)} events: incremental dbt build of the last {NEW_SHARE:.0%}", flush=True)
-    run_env = {**env, "FLYWHEEL_DUCKDB_PATH": str(db)}
-    dbt_vars = json.dumps({"flywheel__events_path": str(events)})
-    dbt_common = ["--project-dir", str(project), "--profiles-dir", str(project), "--vars", dbt_vars]
-    incremental: dict[str, Any] = {"new_rows": sim["n_rows"] - n_first}
-    # analytics CI's hourly step, `dbt build --exclude-resource-type unit_test` (models and
-    # every data test; unit tests check SQL logic on fixtures, so they belong to the CI of a
-    # change, not to each load): with the new events, then once more with nothing new (the
-    # fixed cost: dbt's start, the data tests)
-    for name in ("build", "build_nothing_new"):
-        m = check(
-            run_measured(
-                [str(DBT), "build", "--exclude-resource-type", "unit_test", *dbt_common],
-                sample_seconds=args.sample_seconds,
-                watch=project / "target" / "run_results.json",
-                env=run_env,
-                echo=args.verbose,
-            )
+    if not args.no_incremental:
+        print(
+            f"== {human(n)} events: incremental dbt build of the last {NEW_SHARE:.0%}", flush=True
         )
-        runs = dbt_builds(m.snapshots)
-        incremental[name] = {
-            "wall_seconds": m.wall_seconds,
-            "peak_rss_mb": m.peak_rss_mb,
-            "nodes": model_times(runs[-1:]),  # the first copy may be the run's last build
-        }
-    dbt_run_seconds = out["run"]["stages"].get("dbt before_labels", float("nan")) + out["run"][
-        "stages"
-    ].get("dbt after_labels", float("nan"))
-    incremental["ratio_to_full_run"] = (
-        incremental["build"]["wall_seconds"] / out["run"]["wall_seconds"]
-    )
-    incremental["ratio_to_full_dbt_builds"] = incremental["build"]["wall_seconds"] / dbt_run_seconds
-    out["incremental"] = incremental
+        run_env = {**env, "FLYWHEEL_DUCKDB_PATH": str(db)}
+        dbt_vars = json.dumps({"flywheel__events_path": str(events)})
+        dbt_common = [
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--vars",
+            dbt_vars,
+        ]
+        incremental: dict[str, Any] = {"new_rows": sim["n_rows"] - n_first}
+        # analytics CI's hourly step, `dbt build --exclude-resource-type unit_test` (models and
+        # every data test; unit tests check SQL logic on fixtures, so they belong to the CI of a
+        # change, not to each load): with the new events, then once more with nothing new (the
+        # fixed cost: dbt's start, the data tests)
+        for name in ("build", "build_nothing_new"):
+            m = check(
+                run_measured(
+                    [str(DBT), "build", "--exclude-resource-type", "unit_test", *dbt_common],
+                    sample_seconds=args.sample_seconds,
+                    watch=project / "target" / "run_results.json",
+                    env=run_env,
+                    echo=args.verbose,
+                )
+            )
+            runs = dbt_builds(m.snapshots)
+            incremental[name] = {
+                "wall_seconds": m.wall_seconds,
+                "peak_rss_mb": m.peak_rss_mb,
+                "nodes": model_times(runs[-1:]),  # the first copy may be the run's last build
+            }
+        dbt_run_seconds = out["run"]["stages"].get("dbt before_labels", float("nan")) + out["run"][
+            "stages"
+        ].get("dbt after_labels", float("nan"))
+        incremental["ratio_to_full_run"] = (
+            incremental["build"]["wall_seconds"] / out["run"]["wall_seconds"]
+        )
+        incremental["ratio_to_full_dbt_builds"] = (
+            incremental["build"]["wall_seconds"] / dbt_run_seconds
+        )
+        out["incremental"] = incremental
 
     print(f"== {human(n)} events: floor", flush=True)
     for mode in ("sort_floor", "session_floor"):
@@ -602,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes); at two or more, the ratio of peak RSS of the largest to the smallest",
     )
     parser.add_argument("--no-commands", action="store_true", help="skip the CLI commands")
+    parser.add_argument(
+        "--no-incremental", action="store_true", help="skip the hourly incremental builds"
+    )
     parser.add_argument("--top", type=int, default=10, help="slowest models to print")
     parser.add_argument("--sample-seconds", type=float, default=0.2, help="RSS sampling period")
     parser.add_argument("--workdir", type=Path, default=None, help="where the data goes")
