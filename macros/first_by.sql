@@ -9,12 +9,13 @@
 {%- endmacro %}
 
 {% macro default__first_by(value, order_by) -%}
-    {{ exceptions.raise_compiler_error(
-        "flywheel.first_by has no implementation for adapter '" ~ adapter.type()
-        ~ "': add a " ~ adapter.type() ~ "__first_by macro (duckdb is supported)."
-    ) }}
+    {{ return(flywheel.missing_implementation('first_by')) }}
 {%- endmacro %}
 
 {% macro duckdb__first_by(value, order_by) -%}
     arg_min({{ value }}, ({{ order_by | join(', ') }}))
+{%- endmacro %}
+
+{% macro spark__first_by(value, order_by) -%}
+    min_by({{ value }}, struct({{ order_by | join(', ') }}))
 {%- endmacro %}

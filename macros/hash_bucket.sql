@@ -9,12 +9,13 @@
 {%- endmacro %}
 
 {% macro default__hash_bucket(key, n_buckets=100) -%}
-    {{ exceptions.raise_compiler_error(
-        "flywheel.hash_bucket has no implementation for adapter '" ~ adapter.type()
-        ~ "': add a " ~ adapter.type() ~ "__hash_bucket macro (duckdb is supported)."
-    ) }}
+    {{ return(flywheel.missing_implementation('hash_bucket')) }}
 {%- endmacro %}
 
 {% macro duckdb__hash_bucket(key, n_buckets=100) -%}
     cast(('0x' || left(md5(cast({{ key }} as varchar)), 8))::ubigint % {{ n_buckets }} as integer)
+{%- endmacro %}
+
+{% macro spark__hash_bucket(key, n_buckets=100) -%}
+    cast(cast(conv(left(md5(cast({{ key }} as string)), 8), 16, 10) as bigint) % {{ n_buckets }} as int)
 {%- endmacro %}

@@ -10,3 +10,7 @@
 {% macro duckdb__json_get(json_text, key) -%}
     json_extract_string({{ json_text }}, '$.{{ key }}')
 {%- endmacro %}
+
+{% macro spark__json_get(json_text, key) -%}
+    get_json_object({{ json_text }}, '$.{{ key }}')
+{%- endmacro %}

@@ -22,3 +22,13 @@
         when abs({{ number }}) < 1e14 then timezone('UTC', to_timestamp({{ number }} / 1000.0))
     end
 {%- endmacro %}
+
+{% macro spark__parse_utc_timestamp(text) -%}
+    {%- set number = "try_cast(cast(" ~ text ~ " as string) as double)" -%}
+    case
+        when {{ number }} is null or isnan({{ number }}) or abs({{ number }}) = double('infinity')
+            then try_cast(cast({{ text }} as string) as timestamp)
+        when abs({{ number }}) < 1e11 then timestamp_micros(cast(round({{ number }} * 1e6) as bigint))
+        when abs({{ number }}) < 1e14 then timestamp_micros(cast(round({{ number }} * 1e3) as bigint))
+    end
+{%- endmacro %}

@@ -14,10 +14,7 @@
 {%- endmacro %}
 
 {% macro default__pseudonymize(expression) -%}
-    {{ exceptions.raise_compiler_error(
-        "flywheel.pseudonymize has no implementation for adapter '" ~ adapter.type()
-        ~ "': add " ~ adapter.type() ~ "__pseudonymize, or turn flywheel__pseudonymize_user_id off"
-    ) }}
+    {{ return(flywheel.missing_implementation('pseudonymize', ', or turn flywheel__pseudonymize_user_id off')) }}
 {%- endmacro %}
 
 {% macro duckdb__pseudonymize(expression) -%}
@@ -29,5 +26,21 @@
             )
         when {{ expression }} is not null
             then md5(getvariable('flywheel_user_id_salt') || '|' || {{ expression }})
+    end
+{%- endmacro %}
+
+{% macro spark__pseudonymize(expression) -%}
+    {#- the salt is the Spark conf spark.flywheel.user_id_salt (profiles.yml sets it from the
+        secret env var), substituted by Spark when the statement runs, so it is in no compiled
+        SQL; an unset conf is left as the literal ${...} -#}
+    {%- set salt = "'${spark.flywheel.user_id_salt}'" -%}
+    case
+        when {{ salt }} = '' or left({{ salt }}, 2) = concat('$', '{')
+            then raise_error(
+                'flywheel__pseudonymize_user_id is on but DBT_ENV_SECRET_FLYWHEEL_USER_ID_SALT is not set: '
+                || 'export it (a long random string, kept secret and stable)'
+            )
+        when {{ expression }} is not null
+            then md5(concat({{ salt }}, '|', {{ expression }}))
     end
 {%- endmacro %}

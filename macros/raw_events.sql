@@ -61,11 +61,11 @@
     {%- endif -%}
     {%- set columns = [] -%}
     {%- for name in contract -%}
-        {%- do columns.append("cast(null as varchar) as " ~ name) -%}
+        {%- do columns.append("cast(null as " ~ dbt.type_string() ~ ") as " ~ name) -%}
     {%- endfor -%}
     {{ return(
         "(select " ~ columns | join(', ')
-        ~ ", cast(null as varchar) as raw_line, false as is_unreadable_line where false)"
+        ~ ", cast(null as " ~ dbt.type_string() ~ ") as raw_line, false as is_unreadable_line where false)"
     ) }}
 {%- endmacro %}
 
@@ -89,14 +89,38 @@
     {%- if lower.endswith('.jsonl') or lower.endswith('.ndjson') or lower.endswith('.json') -%}
         {{ return(flywheel.raw_from_json_lines(path, contract)) }}
     {%- elif lower.endswith('.csv') -%}
-        {{ return(flywheel.raw_from_relation(flywheel.csv_reader(path), contract, what, optional=optional)) }}
+        {%- set reader = flywheel.csv_reader(path) -%}
+        {{ return(flywheel.raw_from_relation(reader, contract, what, optional=optional)) }}
     {%- elif lower.endswith('.parquet') -%}
-        {%- set reader = "read_parquet(" ~ flywheel.sql_string(path) ~ ")" -%}
+        {%- set reader = flywheel.parquet_reader(path) -%}
         {{ return(flywheel.raw_from_relation(reader, contract, what, optional=optional)) }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error(
         path_var ~ " must end in .parquet, .csv, .json, .jsonl or .ndjson, got " ~ (path | tojson)
     ) }}
+{%- endmacro %}
+
+
+{#- A parquet file (or a glob of them) as a relation. Dispatched per adapter. -#}
+{% macro parquet_reader(path) -%}
+    {{- adapter.dispatch('parquet_reader', 'flywheel')(path) -}}
+{%- endmacro %}
+
+{% macro default__parquet_reader(path) -%}
+    {{ return(flywheel.missing_implementation('parquet_reader', ', or read a table (flywheel__events_path: "")')) }}
+{%- endmacro %}
+
+{% macro duckdb__parquet_reader(path) -%}
+    read_parquet({{ flywheel.sql_string(path) }})
+{%- endmacro %}
+
+{% macro spark__parquet_reader(path) -%}
+    parquet.{{ flywheel.spark_path(path) }}
+{%- endmacro %}
+
+{#- A path as Spark's quoted file identifier (`path`, backticks doubled): a file name, never SQL. -#}
+{% macro spark_path(path) -%}
+    `{{ (path | string).replace('`', '``') }}`
 {%- endmacro %}
 
 
@@ -109,7 +133,7 @@
 {% macro raw_from_relation(relation, contract, what, describe=true, optional=[]) -%}
     {%- set types = {} -%}
     {%- if execute and describe -%}
-        {%- set described = run_query("describe select * from " ~ relation) -%}
+        {%- set described = run_query(flywheel.describe_query("select * from " ~ relation)) -%}
         {%- for row in described.rows -%}
             {%- do types.update({row[0] | lower: row[1] | upper}) -%}
         {%- endfor -%}
@@ -125,19 +149,19 @@
     {%- for name in contract -%}
         {%- set data_type = types.get(name, 'VARCHAR') -%}
         {%- if describe and name not in types -%}
-            {%- do columns.append("cast(null as varchar) as " ~ name) -%}
+            {%- do columns.append("cast(null as " ~ dbt.type_string() ~ ") as " ~ name) -%}
         {%- elif name == 'properties' and (data_type.startswith('STRUCT') or data_type.startswith('MAP')
-            or data_type.endswith('[]') or data_type == 'JSON') -%}
-            {%- do columns.append("cast(to_json(" ~ adapter.quote(name) ~ ") as varchar) as " ~ name) -%}
+            or data_type.endswith('[]') or data_type.startswith('ARRAY') or data_type == 'JSON') -%}
+            {%- do columns.append("cast(to_json(" ~ adapter.quote(name) ~ ") as " ~ dbt.type_string() ~ ") as " ~ name) -%}
         {%- else -%}
-            {%- do columns.append("cast(" ~ adapter.quote(name) ~ " as varchar) as " ~ name) -%}
+            {%- do columns.append("cast(" ~ adapter.quote(name) ~ " as " ~ dbt.type_string() ~ ") as " ~ name) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set sql -%}
         (
             select
                 {{ columns | join(',\n                ') }},
-                cast(null as varchar) as raw_line,
+                cast(null as {{ dbt.type_string() }}) as raw_line,
                 false as is_unreadable_line
             from {{ relation }}
         )
@@ -151,6 +175,16 @@
     nested objects as JSON text), and `is_unreadable_line` when the line is not a JSON object.
 -#}
 {% macro raw_from_json_lines(path, contract) -%}
+    {{ return(adapter.dispatch('raw_from_json_lines', 'flywheel')(path, contract)) }}
+{%- endmacro %}
+
+{% macro default__raw_from_json_lines(path, contract) -%}
+    {{ return(flywheel.missing_implementation(
+        'raw_from_json_lines', ', or read a table (flywheel__events_path: "")'
+    )) }}
+{%- endmacro %}
+
+{% macro duckdb__raw_from_json_lines(path, contract) -%}
     {#- A file that is valid UTF-8 (checked first, cheaply) is read line by line by DuckDB's
         reader; one that is not is split into lines byte by byte (slower, exact), and a line
         that is not valid UTF-8 stays unreadable (kept with its other bytes as \xNN). -#}
@@ -235,6 +269,14 @@
     validation rules (not the reader) decide and quarantine.
 -#}
 {% macro csv_reader(path) -%}
+    {{- adapter.dispatch('csv_reader', 'flywheel')(path) -}}
+{%- endmacro %}
+
+{% macro default__csv_reader(path) -%}
+    {{ return(flywheel.missing_implementation('csv_reader', ', or read a table (flywheel__events_path: "")')) }}
+{%- endmacro %}
+
+{% macro duckdb__csv_reader(path) -%}
     {%- set header = [] -%}
     {%- if execute -%}
         {%- set first = run_query(
@@ -258,4 +300,69 @@
         ~ columns | join(', ') ~ "}, delim = ',', quote = '\"', escape = '\"', strict_mode = false, "
         ~ "null_padding = true, parallel = false, max_line_size = 67108864)"
     ) }}
+{%- endmacro %}
+
+
+{#-
+    Spark: every line of the file is a row (Spark's text reader), its fields by key: strings
+    as they are, numbers, booleans and nested objects as JSON text, JSON null as null; a line
+    that is not a JSON object is `is_unreadable_line` (Spark reads undecodable bytes as U+FFFD).
+-#}
+{% macro spark__raw_from_json_lines(path, contract) -%}
+    {%- set columns = [] -%}
+    {%- for name in contract -%}
+        {%- do columns.append("case when is_object then get_json_object(line, '$." ~ name ~ "') end as " ~ name) -%}
+    {%- endfor -%}
+    {%- set sql -%}
+        (
+            select
+                {{ columns | join(',\n                ') }},
+                raw_line,
+                not is_object as is_unreadable_line
+            from (
+                select
+                    value as raw_line,
+                    value as line,
+                    {{ flywheel.is_json_object('value') }} as is_object
+                from text.{{ flywheel.spark_path(path) }}
+            ) as lines
+            where {{ flywheel.clean_text('raw_line') }} is not null
+        )
+    {%- endset -%}
+    {{ return(sql) }}
+{%- endmacro %}
+
+
+{#-
+    Spark: a CSV file through a temporary view with Spark's CSV reader (header, every column as
+    text, malformed lines kept leniently), made on the model's connection when it runs.
+-#}
+{% macro spark__csv_reader(path) -%}
+    {%- set view = 'flywheel_csv_' ~ local_md5(path | string) -%}
+    {%- if execute -%}
+        {%- do run_query(
+            "create or replace temporary view " ~ view ~ " using csv options (path "
+            ~ flywheel.spark_string(path) ~ ", header 'true', inferSchema 'false', mode 'PERMISSIVE', "
+            ~ "multiLine 'false', quote '\"', escape '\"')"
+        ) -%}
+    {%- endif -%}
+    {{ return(view) }}
+{%- endmacro %}
+
+{#- A Jinja string as a Spark SQL string literal (backslashes and single quotes escaped). -#}
+{% macro spark_string(value) -%}
+    '{{ (value | string).replace("\\", "\\\\").replace("'", "\\'") }}'
+{%- endmacro %}
+
+{#- The statement that describes a query's columns (rows: name, type, ...). Dispatched. -#}
+{% macro describe_query(sql) -%}
+    {{- adapter.dispatch('describe_query', 'flywheel')(sql) -}}
+{%- endmacro %}
+
+{% macro default__describe_query(sql) -%}
+    describe {{ sql }}
+{%- endmacro %}
+
+{% macro spark__describe_query(sql) -%}
+    describe query {{ sql }}
 {%- endmacro %}

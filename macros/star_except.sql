@@ -7,12 +7,13 @@
 {%- endmacro %}
 
 {% macro default__star_except(alias, names) -%}
-    {{ exceptions.raise_compiler_error(
-        "flywheel.star_except has no implementation for adapter '" ~ adapter.type()
-        ~ "': add a " ~ adapter.type() ~ "__star_except macro (duckdb is supported)."
-    ) }}
+    {{ return(flywheel.missing_implementation('star_except')) }}
 {%- endmacro %}
 
 {% macro duckdb__star_except(alias, names) -%}
     {{ alias }}.* exclude ({{ names | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__star_except(alias, names) -%}
+    {{ alias }}.* except ({{ names | join(', ') }})
 {%- endmacro %}

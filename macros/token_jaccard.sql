@@ -8,10 +8,7 @@
 {%- endmacro %}
 
 {% macro default__token_jaccard(tokens_a, tokens_b) -%}
-    {{ exceptions.raise_compiler_error(
-        "flywheel.token_jaccard has no implementation for adapter '" ~ adapter.type()
-        ~ "': add a " ~ adapter.type() ~ "__token_jaccard macro (duckdb is supported)."
-    ) }}
+    {{ return(flywheel.missing_implementation('token_jaccard')) }}
 {%- endmacro %}
 
 {% macro duckdb__token_jaccard(tokens_a, tokens_b) -%}
@@ -23,5 +20,13 @@
         when {{ tokens_a }} is not null and {{ tokens_b }} is not null
             then {{ n_shared }}::double
                 / nullif(len({{ tokens_a }}) + len({{ tokens_b }}) - {{ n_shared }}, 0)
+    end
+{%- endmacro %}
+
+{% macro spark__token_jaccard(tokens_a, tokens_b) -%}
+    case
+        when {{ tokens_a }} is not null and {{ tokens_b }} is not null
+            then cast(size(array_intersect({{ tokens_a }}, {{ tokens_b }})) as double)
+                / nullif(size(array_union({{ tokens_a }}, {{ tokens_b }})), 0)
     end
 {%- endmacro %}

@@ -4,12 +4,13 @@
 {%- endmacro %}
 
 {% macro default__tokenize(text) -%}
-    {{ exceptions.raise_compiler_error(
-        "flywheel.tokenize has no implementation for adapter '" ~ adapter.type()
-        ~ "': add a " ~ adapter.type() ~ "__tokenize macro (duckdb is supported)."
-    ) }}
+    {{ return(flywheel.missing_implementation('tokenize')) }}
 {%- endmacro %}
 
 {% macro duckdb__tokenize(text) -%}
     list_distinct(regexp_extract_all(lower({{ text }}), '[a-z0-9_]+'))
+{%- endmacro %}
+
+{% macro spark__tokenize(text) -%}
+    array_distinct(regexp_extract_all(lower({{ text }}), '([a-z0-9_]+)', 1))
 {%- endmacro %}

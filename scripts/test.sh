@@ -12,6 +12,11 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# A Java runtime for the Spark leg (python/tests/functional/test_spark.py), likewise.
+if ! command -v java >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
 .venv/bin/ruff check python benchmarks scripts
 .venv/bin/ruff format --check python benchmarks scripts

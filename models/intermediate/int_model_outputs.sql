@@ -5,7 +5,7 @@
     The first showing is int_output_showings'.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
 ) }}

@@ -6,7 +6,7 @@
     delivery's (by received_at): a re-send with an earlier client time cannot rewrite it.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
 ) }}

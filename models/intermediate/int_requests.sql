@@ -10,7 +10,7 @@
     user did after seeing the answer (in the answer's session) still follows the request.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
 ) }}

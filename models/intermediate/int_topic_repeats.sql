@@ -7,7 +7,7 @@
     cost near linear in requests instead of quadratic per user.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
 ) }}
@@ -25,7 +25,7 @@ request_tokens as (
         request_id,
         user_id,
         requested_at,
-        len(request_tokens) as n_tokens,
+        {{ flywheel.array_size('request_tokens') }} as n_tokens,
         {{ flywheel.unnest_array('request_tokens') }} as token
     from requests
 ),
@@ -55,7 +55,7 @@ candidate_pairs as (
 similar_pairs as (
     select *
     from candidate_pairs
-    where n_shared_tokens * 1.0 / (n_asked_tokens + n_later_tokens - n_shared_tokens)
+    where cast(n_shared_tokens as {{ flywheel.type_double() }}) / (n_asked_tokens + n_later_tokens - n_shared_tokens)
         >= {{ var('flywheel__rephrase_similarity') }}
 ),
 

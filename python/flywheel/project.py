@@ -148,11 +148,14 @@ def _profile_target(root: Path) -> dict[str, object]:
     try:
         profiles = yaml.safe_load(env.from_string(path.read_text()).render())
         profile = profiles[PROFILE_NAME]
-        target = profile["outputs"][os.environ.get("DBT_TARGET", profile.get("target", "dev"))]
+        target_name = os.environ.get("DBT_TARGET", profile.get("target", "dev"))
+        target = profile["outputs"][target_name]
     except (yaml.YAMLError, jinja2.TemplateError, KeyError, TypeError) as exc:
         raise FlywheelError(f"{path}: no usable '{PROFILE_NAME}' profile ({exc})") from exc
     if target.get("type") != "duckdb":
         raise FlywheelError(
-            f"{path}: the flywheel CLI runs on a duckdb target only, found {target.get('type')!r}"
+            f"{path}: the flywheel CLI (label job, summary, export, evaluate, report) runs on a "
+            f"duckdb target only, found {target.get('type')!r}; `dbt build --target "
+            f"{target_name}` builds the models there (README: Apache Spark)"
         )
     return dict(target)

@@ -4,7 +4,7 @@
     request, so the same items are held out for every model version.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
     meta={'changed_by': ['labeled_examples']},

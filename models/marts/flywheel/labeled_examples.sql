@@ -5,7 +5,7 @@
     runs and model versions. training_examples and eval_examples are its two halves.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
     meta={'changed_by': ['probabilistic_labels']},

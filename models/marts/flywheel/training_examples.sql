@@ -4,7 +4,7 @@
     |2 P(good) - 1|: 0 for a coin flip, 1 for a sure label.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
     meta={'changed_by': ['labeled_examples']},

@@ -4,7 +4,7 @@
     aggregate over LFs (lf_summary, drift_daily) reads this one unpivot of fct_lf_votes.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
     meta={'changed_by': ['fct_lf_votes']},

@@ -2,8 +2,8 @@
     Snorkel's LFAnalysis(L).lf_summary(Y) in SQL, per label task: for each LF of the task,
     over the task's outputs (L), its polarity, coverage, overlaps and conflicts; and over the
     outputs with an explicit rating (Y), its correct and incorrect votes and empirical accuracy.
-    Fractions are of the task's outputs, as in Snorkel. ("overlaps" is quoted for sqlfluff, whose
-    DuckDB dialect reads a bare overlaps as the OVERLAPS operator; the column is overlaps.)
+    Fractions are of the task's outputs, as in Snorkel. (overlaps is quoted, through adapter.quote:
+    sqlfluff's DuckDB dialect reads a bare overlaps as the OVERLAPS operator.)
 -#}
 with
 
@@ -72,7 +72,8 @@ final as (
         task_sizes.n_outputs,
         per_lf.n_votes,
         cast(per_lf.n_votes as {{ flywheel.type_double() }}) / task_sizes.n_outputs as coverage,
-        cast(per_lf.n_overlaps as {{ flywheel.type_double() }}) / task_sizes.n_outputs as "overlaps",
+        cast(per_lf.n_overlaps as {{ flywheel.type_double() }}) / task_sizes.n_outputs
+            as {{ adapter.quote('overlaps') }},
         cast(per_lf.n_conflicts as {{ flywheel.type_double() }}) / task_sizes.n_outputs as conflicts,
         per_lf.n_correct as correct,
         per_lf.n_incorrect as incorrect,

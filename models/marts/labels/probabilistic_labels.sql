@@ -11,7 +11,7 @@
     warning; an LF defined after the last fit counts for nothing until the next one (warned).
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
     meta={'changed_by': ['fct_lf_votes']},

@@ -40,8 +40,8 @@ final as (
     select
         label_task,
         p_good_bin,
-        p_good_bin * 1.0 / {{ n_bins }} as bin_lower,
-        (p_good_bin + 1) * 1.0 / {{ n_bins }} as bin_upper,
+        cast(p_good_bin as {{ flywheel.type_double() }}) / {{ n_bins }} as bin_lower,
+        cast((p_good_bin + 1) as {{ flywheel.type_double() }}) / {{ n_bins }} as bin_upper,
         n_outputs,
         mean_p_good,
         n_rated,

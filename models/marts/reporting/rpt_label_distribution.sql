@@ -44,14 +44,14 @@ final as (
     select
         per_bin.label_task,
         per_bin.p_good_bin,
-        per_bin.p_good_bin * 1.0 / {{ n_bins }} as bin_lower,
-        (per_bin.p_good_bin + 1) * 1.0 / {{ n_bins }} as bin_upper,
+        cast(per_bin.p_good_bin as {{ flywheel.type_double() }}) / {{ n_bins }} as bin_lower,
+        cast((per_bin.p_good_bin + 1) as {{ flywheel.type_double() }}) / {{ n_bins }} as bin_upper,
         per_bin.n_outputs,
         per_bin.n_covered,
         per_bin.n_uncovered,
         task_totals.n_task_outputs,
-        per_bin.n_covered * 1.0 / task_totals.n_task_outputs as share_covered,
-        per_bin.n_uncovered * 1.0 / task_totals.n_task_outputs as share_uncovered
+        cast(per_bin.n_covered as {{ flywheel.type_double() }}) / task_totals.n_task_outputs as share_covered,
+        cast(per_bin.n_uncovered as {{ flywheel.type_double() }}) / task_totals.n_task_outputs as share_uncovered
     from per_bin
     inner join task_totals
         on per_bin.label_task = task_totals.label_task

@@ -5,7 +5,7 @@
     that were never shown are ignored.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='flywheel_users',
     on_schema_change='fail',
 ) }}

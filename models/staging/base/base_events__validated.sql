@@ -28,7 +28,7 @@
     build's `_loaded_at`: what the per-user models downstream recompute from.
 -#}
 {{ config(
-    materialized='incremental',
+    materialized=flywheel.incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='row_key',
     on_schema_change='fail',
