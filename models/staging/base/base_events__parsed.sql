@@ -243,17 +243,13 @@ final as (
         output_id,
         model_version,
         properties,
-        {%- for name in raw_columns %}
-        raw_{{ name }},
-        {%- endfor %}
+        {{ 'raw_' ~ raw_columns | join(', raw_') }},
         raw_line,
         is_unreadable_line,
         row_hash,
         is_output_event,
         property_text,
-        {%- for name in numeric_properties %}
-        property_{{ name }},
-        {%- endfor %}
+        {{ 'property_' ~ numeric_properties | join(', property_') }},
         row_rejection_reason,
         {{ flywheel.build_stamp() }}
     from validated
